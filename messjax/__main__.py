@@ -1,0 +1,5 @@
+import sys
+
+from messjax.cli import main
+
+sys.exit(main())

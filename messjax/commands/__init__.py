@@ -1,0 +1,1 @@
+"""Subcommands of the ``messjax`` CLI, one module each (discovered by :mod:`messjax.cli`)."""
