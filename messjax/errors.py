@@ -10,19 +10,25 @@ class MessjaxError(ValueError):
 class DataError(MessjaxError):
     """A routing log or table is malformed.
 
-    The message names the file (or ``<table>`` for in-memory data), the column and the first
-    offending row (0-based data row, i.e. not counting the header).
+    The message names the file (or ``<table>`` for in-memory data; ``source=None`` when the
+    problem is not in any file, e.g. an unknown zoo name), the column and the first
+    offending place: ``line N`` for a file (``line=``: the 1-based line number in the file as an
+    editor shows it, the header being line 1) or ``row N`` for an in-memory table (``row=``:
+    0-based row index, not counting any header).
     """
 
-    def __init__(self, problem: str, *, source: str = "<table>", column: str | None = None,
-                 row: int | None = None):
-        self.problem, self.source, self.column, self.row = problem, source, column, row
-        where = [f"file {source}"]
+    def __init__(self, problem: str, *, source: str | None = "<table>", column: str | None = None,
+                 row: int | None = None, line: int | None = None):
+        self.problem, self.source, self.column = problem, source, column
+        self.row, self.line = row, line
+        where = [f"file {source}"] if source is not None else []
         if column is not None:
             where.append(f"column {column!r}")
-        if row is not None:
+        if line is not None:
+            where.append(f"line {line}")
+        elif row is not None:
             where.append(f"row {row}")
-        super().__init__(f"{', '.join(where)}: {problem}")
+        super().__init__(f"{', '.join(where)}: {problem}" if where else problem)
 
 
 class ConfigError(MessjaxError):

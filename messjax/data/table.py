@@ -159,7 +159,7 @@ def validate_arrays(labels: np.ndarray, costs: np.ndarray, models: Sequence[str]
         if bad.any():
             r, m = np.argwhere(bad)[0]
             file_row = int(rows[r]) if rows is not None else int(r)
-            raise DataError(f"{what} ({arr[r, m]!r})", source=source, column=cols[m],
+            raise DataError(f"{what} ({float(arr[r, m])!r})", source=source, column=cols[m],
                             row=file_row)
 
 

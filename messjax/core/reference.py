@@ -1,0 +1,373 @@
+"""A plain NumPy, one-request-at-a-time loop of MESS+ (MESSPLUS.md sections 2 and 4).
+
+The JAX engine (:mod:`messjax.core.step`) is tested against this loop (gymnax style): the same
+coins, the same predictor, the same queue, written with none of the engine's code except its
+random numbers. Per request t = 1..T:
+
+1. ``p_t = min(1, c / t^(1/4))``; explore iff ``u_explore < p_t``; feedback iff
+   ``u_feedback < f``; ``(u_explore, u_feedback, train_key) = request_randomness(key, t)``;
+2. ``s_hat = sigmoid(head(x_t))`` (dropout off); on exploration serve model M-1, else
+   ``m* = argmin_m V * E_hat[m] + Q * (alpha - s_hat[m])`` (``np.argmin``: ties to the lowest
+   index); E_hat is the true ``E[:, t]`` for the ``oracle`` estimator;
+3. on exploration with feedback, ``epochs`` steps of SGD on the BCE of ``(x_t, s[:, t])``:
+   manual backprop through Linear-LayerNorm-ReLU-Dropout-Linear (or Linear), the dropout mask of
+   step i drawn as ``bernoulli(fold_in(train_key, i), 1 - rate, (hidden,))``, then
+   ``g <- g if |g| < 1 else g / |g|`` (global norm), ``g <- g + 0.01 p``, ``m <- g + 0.9 m``,
+   ``p <- p - lr m``;
+4. ``Q <- max(0, Q + alpha - s_t)`` only with feedback, the ideal queue always; cost charged
+   ``sum_m E[m, t]`` on exploration, ``E[m*, t]`` otherwise, plus ``inference_cost`` and
+   ``epochs * training_cost`` when it trained; E_hat: ``last_explore`` overwrites with
+   ``E[:, t]`` on exploration, ``running_mean`` is the mean of every cost observed per model
+   (all models on exploration, the served one otherwise), both 1 before any observation.
+
+The random numbers come from JAX (``request_randomness`` and ``jax.random.bernoulli``, batched
+over t up front); they are the same numbers the engine draws, in the same x64 mode as the caller.
+The loop doubles as the "NumPy loop" baseline of the throughput benchmark
+(:func:`numpy_loop_seconds_per_request`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import time
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from messjax.core.step import request_randomness
+from messjax.core.types import COST_ESTIMATORS, EngineConfig, Hyperparams, make_hparams
+from messjax.predictor import LAYERNORM_EPS
+
+__all__ = ["Coins", "draw_coins", "numpy_loop_seconds_per_request", "reference_episode"]
+
+#: make_hparams' defaults, used for keys missing from an ``hp`` dict.
+_DEFAULTS = {
+    k: p.default for k, p in inspect.signature(make_hparams).parameters.items() if k != "validate"
+}
+#: Parameter leaves in ``jax.tree.leaves`` order (sorted keys): optax sums the global norm so.
+_MLP_LEAVES = (
+    ("hidden", "bias"),
+    ("hidden", "kernel"),
+    ("norm", "bias"),
+    ("norm", "scale"),
+    ("out", "bias"),
+    ("out", "kernel"),
+)
+_LINEAR_LEAVES = (("out", "bias"), ("out", "kernel"))
+
+
+class Coins(NamedTuple):
+    """The per-request randomness of an episode, drawn up front.
+
+    Attributes:
+      u_explore, u_feedback: ``[T]`` uniforms of ``request_randomness(key, t)``, t = 1..T.
+      train_keys: ``[T]`` (typed or raw) keys, the third output of ``request_randomness``.
+      dropout_masks: ``{t_index: [epochs, hidden] bool}`` for the requests that train.
+    """
+
+    u_explore: np.ndarray
+    u_feedback: np.ndarray
+    train_keys: Any
+    dropout_masks: dict
+
+
+def _hp_values(hp: Mapping | Hyperparams) -> dict:
+    """Plain Python scalars for every hyperparameter (names or indices for cost_estimator)."""
+    if isinstance(hp, Hyperparams):
+        hp = {f.name: np.asarray(getattr(hp, f.name)).item() for f in dataclasses.fields(hp)}
+    unknown = set(hp) - set(_DEFAULTS)
+    if unknown:
+        raise KeyError(f"unknown hyperparameters {sorted(unknown)}")
+    v = {**_DEFAULTS, **hp}
+    est = v["cost_estimator"]
+    v["cost_estimator"] = COST_ESTIMATORS.index(est) if isinstance(est, str) else int(est)
+    v["epochs"] = int(v["epochs"])
+    for k in (
+        "alpha",
+        "V",
+        "c",
+        "learning_rate",
+        "feedback_rate",
+        "inference_cost",
+        "training_cost",
+    ):
+        v[k] = float(np.asarray(v[k]))
+    return v
+
+
+@jax.jit
+def _batched_randomness(key, t):
+    return jax.vmap(request_randomness, in_axes=(None, 0))(key, t)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _batched_masks(train_keys, epochs: int, hidden: int, rate: float):
+    """``[n, epochs, hidden]`` masks, as the head draws them inside ``train_on_example``."""
+
+    def one(k, i):
+        return jax.random.bernoulli(jax.random.fold_in(k, i), 1.0 - rate, (hidden,))
+
+    steps = jnp.arange(epochs, dtype=jnp.int32)
+    return jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None))(train_keys, steps)
+
+
+def draw_coins(key, T: int, hp: Mapping | Hyperparams, config: EngineConfig) -> Coins:
+    """Every random number of a T-request episode (jitted, batched over t and steps)."""
+    v = _hp_values(hp)
+    u_e, u_f, train_keys = _batched_randomness(key, jnp.arange(1, T + 1, dtype=jnp.int32))
+    u_e, u_f = np.asarray(u_e), np.asarray(u_f)
+    masks = {}
+    if config.head == "mlp" and config.dropout > 0 and v["epochs"] > 0:
+        explore, feedback = _flags(u_e, u_f, v)
+        trains = np.flatnonzero(explore & feedback)
+        if trains.size:
+            # Pad to a power of two so episodes of one shape share a few compilations.
+            n = 1 << int(np.ceil(np.log2(trains.size)))
+            idx = np.concatenate([trains, np.full(n - trains.size, trains[0])])
+            m = np.asarray(
+                _batched_masks(train_keys[idx], v["epochs"], config.hidden, float(config.dropout))
+            )
+            masks = {int(i): m[j] for j, i in enumerate(trains)}
+    return Coins(u_explore=u_e, u_feedback=u_f, train_keys=train_keys, dropout_masks=masks)
+
+
+def _flags(u_explore, u_feedback, v: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Exploration (u < min(1, c / t^(1/4)), t from 1) and feedback (u < f) flags."""
+    t = np.arange(1, len(u_explore) + 1, dtype=np.float64)
+    explore = u_explore.astype(np.float64) < np.minimum(1.0, v["c"] / t**0.25)
+    return explore, u_feedback.astype(np.float64) < v["feedback_rate"]
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def reference_episode(
+    x,
+    labels,
+    costs,
+    hp: Mapping | Hyperparams,
+    key,
+    init_params,
+    config: EngineConfig,
+    *,
+    coins: Coins | None = None,
+) -> dict:
+    """MESS+ over one stream, one request at a time, in NumPy float64.
+
+    Args:
+      x, labels, costs: ``[T, d]``, ``[T, M]``, ``[T, M]`` arrays of the stream.
+      hp: hyperparameters by name (missing ones take :func:`make_hparams`' defaults;
+        ``cost_estimator`` a name or index), or a scalar :class:`Hyperparams`.
+      key: the episode key (as given to ``init_state`` / ``run_episode``).
+      init_params: the head's initial parameters (``init_predictor(fold_in(key, 0), config)``).
+      config: the static :class:`EngineConfig`.
+      coins: the episode's randomness from :func:`draw_coins` (drawn here if ``None``).
+
+    Returns:
+      A dict of per-request arrays ``explore, feedback`` [T] bool, ``model`` [T] int32,
+      ``satisfaction, cost, virtual_queue, ideal_queue`` [T] (queues after the update),
+      ``s_hat, cost_estimate`` [T, M] (what the argmin saw), and ``totals``: a dict with the
+      fields of :class:`messjax.core.episode.Summary`.
+    """
+    dtype = np.float64
+    v = _hp_values(hp)
+    x = np.asarray(x, dtype)
+    labels = np.asarray(labels, dtype)
+    costs = np.asarray(costs, dtype)
+    T, M = labels.shape
+    if coins is None:
+        coins = draw_coins(key, T, v, config)
+    alpha, V, lr, epochs = v["alpha"], v["V"], v["learning_rate"], v["epochs"]
+    estimator = COST_ESTIMATORS[v["cost_estimator"]]
+    mlp = config.head == "mlp"
+    keep_prob = 1.0 - config.dropout
+    mom, wd, clip = config.momentum, config.weight_decay, config.clip_norm
+
+    # ---------------------------------------------------------------- coins (no loop needed)
+    explore, feedback = _flags(coins.u_explore, coins.u_feedback, v)
+    steps = np.where(explore & feedback, epochs, 0)
+    inference_cost = v["inference_cost"]
+    training_cost = steps * v["training_cost"]  # charged per gradient step
+
+    # ---------------------------------------------------------------- parameters (copies)
+    names = _MLP_LEAVES if mlp else _LINEAR_LEAVES
+    P = [np.array(init_params[a][b], dtype=dtype) for a, b in names]
+    G = [np.zeros_like(p) for p in P]  # gradient buffers
+    TR = [np.zeros_like(p) for p in P]  # momentum trace
+    if mlp:
+        b1, W1, nb, ns, b2, W2 = P
+        gb1, gW1, gnb, gns, gb2, gW2 = G
+        h_buf = np.empty(config.hidden, dtype)
+    else:
+        b2, W2 = P
+        gb2, gW2 = G
+
+    def head(xt, keep=None):
+        """Logits (and the activations backprop needs); dropout iff ``keep`` is given."""
+        if not mlp:
+            return xt @ W2 + b2, None
+        h = np.dot(xt, W1, out=h_buf)
+        h += b1
+        hc = h - h.mean()
+        rstd = 1.0 / np.sqrt(np.mean(hc * hc) + LAYERNORM_EPS)
+        y = hc * (rstd * ns) + nb  # flax: (x - mean) * (rsqrt(var + eps) * scale) + bias
+        a = np.maximum(y, 0.0)
+        if keep is not None:
+            a = np.where(keep, a / keep_prob, 0.0)
+        return a @ W2 + b2, (hc, rstd, y, a)
+
+    def sgd_step(xt, yt, keep):
+        logits, acts = head(xt, keep)
+        dz = (_sigmoid(logits) - yt) / M  # d mean_m BCE(z_m, y_m) / dz
+        gb2[...] = dz
+        if not mlp:
+            np.multiply.outer(xt, dz, out=gW2)
+        else:
+            hc, rstd, y, a = acts
+            np.multiply.outer(a, dz, out=gW2)
+            dy = W2 @ dz
+            dy = np.where(keep & (y > 0), dy / keep_prob, 0.0)  # dropout, ReLU
+            xhat = hc * rstd
+            gns[...] = dy * xhat
+            gnb[...] = dy
+            dxhat = dy * ns
+            dh = rstd * (dxhat - dxhat.mean() - xhat * np.mean(dxhat * xhat))
+            gb1[...] = dh
+            np.multiply.outer(xt, dh, out=gW1)
+        # clip_by_global_norm -> add_decayed_weights -> sgd(momentum), leaf by leaf.
+        norm = np.sqrt(sum(float(np.vdot(g, g)) for g in G))
+        scale = None if norm < clip else clip / norm
+        for p, g, tr in zip(P, G, TR, strict=True):
+            if scale is not None:
+                g /= norm
+                g *= clip
+            g += wd * p
+            tr *= mom
+            tr += g
+            p -= lr * tr
+
+    # ---------------------------------------------------------------- outputs and queue state
+    model = np.empty(T, np.int32)
+    satisfaction = np.empty(T, dtype)
+    cost = np.empty(T, dtype)
+    vq = np.empty(T, dtype)
+    iq = np.empty(T, dtype)
+    s_hat = np.empty((T, M), dtype)
+    used_estimate = np.empty((T, M), dtype)
+    Q = 0.0  # virtual queue (decisions)
+    Qi = 0.0  # ideal queue (every request)
+    estimate = np.ones(M, dtype)
+    cost_sum = np.zeros(M, dtype)
+    cost_count = np.zeros(M, dtype)
+    keep_all = np.ones(config.hidden, bool) if mlp else None
+    no_dropout = not (mlp and config.dropout > 0)
+    last = M - 1
+
+    # ---------------------------------------------------------------- the loop
+    for i in range(T):
+        xt, st, et = x[i], labels[i], costs[i]
+        # 1. predict
+        logits, _ = head(xt)
+        sh = s_hat[i]
+        np.negative(logits, out=sh)
+        np.exp(sh, out=sh)
+        sh += 1.0
+        np.reciprocal(sh, out=sh)
+        # 2. decide
+        e_hat = et if estimator == "oracle" else estimate
+        used_estimate[i] = e_hat
+        if explore[i]:
+            m = last
+        else:
+            m = int(np.argmin(V * e_hat + Q * (alpha - sh)))
+        model[i] = m
+        # 3. train
+        for k in range(steps[i]):
+            sgd_step(xt, st, keep_all if no_dropout else coins.dropout_masks[i][k])
+        # 4. queues, cost, E_hat
+        s = st[m]
+        satisfaction[i] = s
+        if feedback[i]:
+            Q = max(0.0, Q + alpha - s)
+        Qi = max(0.0, Qi + alpha - s)
+        vq[i], iq[i] = Q, Qi
+        if explore[i]:
+            cost[i] = et.sum() + inference_cost + training_cost[i]
+            cost_sum += et
+            cost_count += 1.0
+            if estimator == "last_explore":
+                estimate[:] = et
+        else:
+            cost[i] = et[m] + inference_cost + training_cost[i]
+            cost_sum[m] += et[m]
+            cost_count[m] += 1.0
+        if estimator == "running_mean":
+            np.divide(cost_sum, cost_count, out=estimate, where=cost_count > 0)
+
+    out = dict(
+        explore=explore,
+        feedback=feedback,
+        model=model,
+        satisfaction=satisfaction,
+        cost=cost,
+        virtual_queue=vq,
+        ideal_queue=iq,
+        s_hat=s_hat,
+        cost_estimate=used_estimate,
+    )
+    out["totals"] = _totals(out, alpha, M)
+    return out
+
+
+def _totals(out: dict, alpha: float, M: int) -> dict:
+    """The fields of :class:`messjax.core.episode.Summary`, from the per-request arrays."""
+    T = out["model"].shape[0]
+    n = max(T, 1)
+    served = np.bincount(out["model"], minlength=M)
+    queried = served + out["explore"].sum() - np.bincount(out["model"][out["explore"]], minlength=M)
+    running = np.cumsum(out["satisfaction"]) / np.arange(1, T + 1)
+    satisfaction = out["satisfaction"].sum() / n
+    return dict(
+        num_requests=T,
+        total_cost=out["cost"].sum(),
+        satisfaction=satisfaction,
+        sla_met=bool(satisfaction >= alpha),
+        explore_count=int(out["explore"].sum()),
+        feedback_count=int(out["feedback"].sum()),
+        served_counts=served,
+        query_counts=queried,
+        cumulative_violation=np.maximum(0.0, alpha - running).sum(),
+        max_queue=max(0.0, out["virtual_queue"].max(initial=0.0)),
+        final_queue=out["virtual_queue"][-1] if T else 0.0,
+        final_ideal_queue=out["ideal_queue"][-1] if T else 0.0,
+    )
+
+
+def numpy_loop_seconds_per_request(
+    x,
+    labels,
+    costs,
+    hp: Mapping | Hyperparams,
+    key,
+    init_params,
+    config: EngineConfig,
+    *,
+    repeats: int = 3,
+) -> float:
+    """Best-of-``repeats`` wall time per request of :func:`reference_episode`'s loop.
+
+    The randomness is drawn once, outside the timing (it is JAX's, not the loop's work).
+    """
+    coins = draw_coins(key, len(labels), hp, config)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        reference_episode(x, labels, costs, hp, key, init_params, config, coins=coins)
+        best = min(best, time.perf_counter() - start)
+    return best / len(labels)

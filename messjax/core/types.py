@@ -1,0 +1,253 @@
+"""Hyperparameters, state and per-request records of the MESS+ engine.
+
+Everything a sweep varies (alpha, V, c, learning rate, ...) is a leaf of :class:`Hyperparams`,
+so ``jax.vmap`` runs many settings in one computation (gymnax style). Shapes and model
+architecture are static and live in :class:`EngineConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from messjax.errors import ConfigError
+
+#: Cost estimators for E_hat (MESSPLUS.md section 2, "Variants"); leaf value = index.
+COST_ESTIMATORS = ("last_explore", "running_mean", "oracle")
+#: Predictor heads (MESSPLUS.md section 4).
+HEADS = ("mlp", "linear")
+
+
+def float_dtype():
+    """float32, or float64 under ``JAX_ENABLE_X64=1`` (used by the parity tests)."""
+    return jnp.result_type(float)
+
+
+@struct.dataclass
+class Hyperparams:
+    """Per-episode settings; every field is a (vmappable) array leaf.
+
+    Attributes:
+      alpha: SLA target: the long-run share of satisfied requests must be >= alpha.
+      V: cost/satisfaction trade-off of the drift-plus-penalty rule (unit: 1 / cost unit).
+      c: exploration constant, p_t = min(1, c / t^(1/4)).
+      learning_rate: SGD learning rate of the satisfaction predictor.
+      epochs: gradient steps on each exploration's example.
+      feedback_rate: probability f that a request yields satisfaction feedback.
+      cost_estimator: index into :data:`COST_ESTIMATORS`.
+      inference_cost: router compute charged per request (cost units), 0 = not modelled.
+      training_cost: router compute charged per predictor gradient step (cost units).
+    """
+
+    alpha: jax.Array
+    V: jax.Array
+    c: jax.Array
+    learning_rate: jax.Array
+    epochs: jax.Array
+    feedback_rate: jax.Array
+    cost_estimator: jax.Array
+    inference_cost: jax.Array
+    training_cost: jax.Array
+
+
+#: Leaves that are integers; the rest are floats.
+INT_LEAVES = ("epochs", "cost_estimator")
+HPARAM_NAMES = tuple(f.name for f in dataclasses.fields(Hyperparams))
+
+
+def make_hparams(
+    alpha: Any = 0.7,
+    V: Any = 1e-4,
+    c: Any = 0.1,
+    learning_rate: Any = 0.05,
+    epochs: Any = 1,
+    feedback_rate: Any = 1.0,
+    cost_estimator: Any = "last_explore",
+    inference_cost: Any = 0.0,
+    training_cost: Any = 0.0,
+    *,
+    validate: bool = True,
+) -> Hyperparams:
+    """Build :class:`Hyperparams` from Python/NumPy values (scalars or equal-shaped arrays).
+
+    ``cost_estimator`` may be a name from :data:`COST_ESTIMATORS` or its index. With
+    ``validate`` (default) out-of-range values raise :class:`ConfigError` naming the key:
+    alpha in (0, 1), V > 0, c > 0, learning_rate >= 0, epochs >= 0, feedback_rate in (0, 1],
+    costs >= 0.
+    """
+    import numpy as np
+
+    if isinstance(cost_estimator, str) or (
+        isinstance(cost_estimator, (list, tuple))
+        and cost_estimator
+        and isinstance(cost_estimator[0], str)
+    ):
+        names = [cost_estimator] if isinstance(cost_estimator, str) else list(cost_estimator)
+        for n in names:
+            if n not in COST_ESTIMATORS:
+                raise ConfigError(
+                    "cost_estimator",
+                    f"unknown value {n!r}; choose from {', '.join(COST_ESTIMATORS)}",
+                )
+        idx = [COST_ESTIMATORS.index(n) for n in names]
+        cost_estimator = idx[0] if isinstance(cost_estimator, str) else idx
+    values = dict(
+        alpha=alpha,
+        V=V,
+        c=c,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        feedback_rate=feedback_rate,
+        cost_estimator=cost_estimator,
+        inference_cost=inference_cost,
+        training_cost=training_cost,
+    )
+    arrays = {k: np.asarray(v) for k, v in values.items()}
+    if validate:
+        checks = {
+            "alpha": (lambda a: (a > 0) & (a < 1), "must be in (0, 1)"),
+            "V": (lambda a: a > 0, "must be > 0"),
+            "c": (lambda a: a > 0, "must be > 0"),
+            "learning_rate": (lambda a: a >= 0, "must be >= 0"),
+            "epochs": (lambda a: (a >= 0) & (a == np.round(a)), "must be an integer >= 0"),
+            "feedback_rate": (lambda a: (a > 0) & (a <= 1), "must be in (0, 1]"),
+            "cost_estimator": (
+                lambda a: (a >= 0) & (a < len(COST_ESTIMATORS)),
+                f"must index {COST_ESTIMATORS}",
+            ),
+            "inference_cost": (lambda a: a >= 0, "must be >= 0"),
+            "training_cost": (lambda a: a >= 0, "must be >= 0"),
+        }
+        for key, (ok, msg) in checks.items():
+            a = arrays[key]
+            if not np.issubdtype(a.dtype, np.number) and a.dtype != bool:
+                raise ConfigError(key, f"must be a number, got {values[key]!r}")
+            bad = ~np.isfinite(a.astype(float)) | ~ok(a.astype(float))
+            if np.any(bad):
+                raise ConfigError(key, f"{msg}, got {a[bad].ravel()[0]!r}")
+    fdt = float_dtype()
+    return Hyperparams(
+        **{
+            k: jnp.asarray(a, dtype=jnp.int32 if k in INT_LEAVES else fdt)
+            for k, a in arrays.items()
+        }
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineConfig:
+    """Static settings: shapes and the predictor's architecture (not vmappable).
+
+    Attributes:
+      num_models: M.
+      feature_dim: d, width of the request embeddings.
+      head: "mlp" (the paper's Linear-LayerNorm-ReLU-Dropout-Linear) or "linear".
+      hidden_dim: width of the MLP head's hidden layer (default: feature_dim, as the paper).
+      dropout: dropout rate of the MLP head during training.
+      momentum, weight_decay, clip_norm: the Optax chain of MESSPLUS.md section 4.
+    """
+
+    num_models: int
+    feature_dim: int
+    head: str = "mlp"
+    hidden_dim: int | None = None
+    dropout: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 0.01
+    clip_norm: float = 1.0
+
+    def __post_init__(self):
+        if self.head not in HEADS:
+            raise ConfigError("head", f"unknown head {self.head!r}; choose from {HEADS}")
+        if self.num_models < 1:
+            raise ConfigError("num_models", "must be >= 1")
+        if self.feature_dim < 1:
+            raise ConfigError("feature_dim", "must be >= 1")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError("dropout", f"must be in [0, 1), got {self.dropout}")
+
+    @property
+    def hidden(self) -> int:
+        return self.hidden_dim or self.feature_dim
+
+
+@struct.dataclass
+class LearnerState:
+    """The exploration clock and the satisfaction predictor.
+
+    Attributes:
+      params, opt_state: predictor parameters and Optax state.
+      t: number of requests processed (the next request is number t + 1).
+      key: the episode's PRNG key; the randomness of request t is ``fold_in(key, t)``, so
+        cells sharing a seed share their exploration and feedback coins and dropout masks
+        (common random numbers) whatever their alpha or V.
+    """
+
+    params: Any
+    opt_state: Any
+    t: jax.Array
+    key: jax.Array
+
+
+@struct.dataclass
+class QueueState:
+    """The drift-plus-penalty side: virtual queues and the cost estimate.
+
+    Attributes:
+      virtual_queue: Q used by the decisions (updated only on requests with feedback).
+      ideal_queue: Q as if every request gave feedback (monitoring; equals virtual_queue
+        when feedback_rate = 1).
+      cost_estimate: E_hat, [M], kept by the ``last_explore`` / ``running_mean`` rules.
+      cost_sum, cost_count: running sums of observed costs per model, [M].
+    """
+
+    virtual_queue: jax.Array
+    ideal_queue: jax.Array
+    cost_estimate: jax.Array
+    cost_sum: jax.Array
+    cost_count: jax.Array
+
+
+@struct.dataclass
+class RouterState:
+    """Everything the router carries from one request to the next."""
+
+    learner: LearnerState
+    queue: QueueState
+
+
+@struct.dataclass
+class Request:
+    """One request of a stream: its embedding and, per model, satisfaction and cost."""
+
+    x: jax.Array  # [d]
+    labels: jax.Array  # [M], s[:, t]
+    costs: jax.Array  # [M], E[:, t]
+
+
+@struct.dataclass
+class Decision:
+    """The router's choice for one request (before its outcome is known)."""
+
+    explore: jax.Array  # bool: query every model, serve the largest
+    model: jax.Array  # int32: the model whose answer is served
+    s_hat: jax.Array  # [M] predicted satisfaction probabilities used by the argmin
+    feedback: jax.Array  # bool: this request yields satisfaction feedback
+    cost_estimate: jax.Array  # [M] E_hat used by the argmin
+
+
+@struct.dataclass
+class StepOutput:
+    """Per-request outcome (what a trace records)."""
+
+    explore: jax.Array
+    feedback: jax.Array
+    model: jax.Array
+    satisfaction: jax.Array  # s_t of the served answer
+    cost: jax.Array  # cost charged for the request (all models on exploration)
+    virtual_queue: jax.Array  # after the update
+    ideal_queue: jax.Array
