@@ -40,70 +40,81 @@ def messplus(header: str = H, rows: dict[int, str] | None = None, cells=None) ->
     return "\n".join(lines) + "\n"
 
 
-RB_H = "sample_id,prompt,eval_name,oracle_model_to_route_to,m1,m1|model_response,m1|total_cost,m2,m2|model_response,m2|total_cost"
+RB_H = (
+    "sample_id,prompt,eval_name,oracle_model_to_route_to,"
+    "m1,m1|model_response,m1|total_cost,m2,m2|model_response,m2|total_cost"
+)
 
 
-def routerbench(header: str = RB_H, row2: str = "a.0,\"['hi', 'there']\",a,m1,1,x,0.01,0,y,0.001",
-                row3: str = "a.1,yo,a,m2,0.5,x,0.01,1,y,0.001") -> str:
+def routerbench(
+    header: str = RB_H,
+    row2: str = "a.0,\"['hi', 'there']\",a,m1,1,x,0.01,0,y,0.001",
+    row3: str = "a.1,yo,a,m2,0.5,x,0.01,1,y,0.001",
+) -> str:
     return f"{header}\n{row2}\n{row3}\n"
 
 
+MP, RB = load_messplus, load_routerbench
+LAST = '2,"Is water wet?,arc,0,0,8.0,0.1,0,0,90.0,0.9'  # opening quote never closed
+MULTILINE = ROWS[0].replace("What is 2+2?", '"What is\n2+2?"')  # spans lines 2-3
+
 # (case id, loader, file text, column, line, problem substring)
 CASES = [
-    ("missing-column", load_messplus, messplus(H.replace("inference_time_small", "inference_tme_small")),
-     "inference_time_small", 1, "missing column 'inference_time_small' (did you mean 'inference_tme_small'?)"),
-    ("missing-base-column", load_messplus, messplus(H.replace("benchmark_name", "benchmark")),
+    ("missing-column", MP, messplus(H.replace("inference_time_small", "inference_tme_small")),
+     "inference_time_small", 1,
+     "missing column 'inference_time_small' (did you mean 'inference_tme_small'?)"),
+    ("missing-base-column", MP, messplus(H.replace("benchmark_name", "benchmark")),
      "benchmark_name", 1, "(did you mean 'benchmark'?)"),
-    ("misspelled-label", load_messplus, messplus(H.replace("label_small", "lable_small")),
+    ("misspelled-label", MP, messplus(H.replace("label_small", "lable_small")),
      "acc_small", 1, "no column 'label_small' (did you mean 'lable_small'?)"),
-    ("orphan-model-column", load_messplus, messplus(H.replace("energy_consumption_large", "energy_consumption_larg")),
+    ("misspelled-cost", MP, messplus(H.replace("ption_large", "ption_larg")),
      "energy_consumption_large", 1, "(did you mean 'energy_consumption_larg'?)"),
-    ("nan-label", load_messplus, messplus(cells={(3, "label_small"): "nan"}),
-     "label_small", 3, "label is NaN"),
-    ("empty-label", load_messplus, messplus(cells={(3, "label_small"): ""}),
+    ("missing-acc", MP, messplus(H.replace("acc_norm_large", "ac_norm_large")),
+     "acc_large", 1, "missing column 'acc_large' (or 'acc_norm_large') (did you mean"),
+    ("nan-label", MP, messplus(cells={(3, "label_small"): "nan"}),
+     "label_small", 3, "label is NaN or infinite (nan)"),
+    ("empty-label", MP, messplus(cells={(3, "label_small"): ""}),
      "label_small", 3, "empty cell"),
-    ("label-out-of-range", load_messplus, messplus(cells={(4, "label_large"): "2"}),
+    ("label-out-of-range", MP, messplus(cells={(4, "label_large"): "2"}),
      "label_large", 4, "label is outside [0, 1] (2.0)"),
-    ("negative-cost", load_messplus, messplus(cells={(3, "energy_consumption_large"): "-5"}),
+    ("negative-cost", MP, messplus(cells={(3, "energy_consumption_large"): "-5"}),
      "energy_consumption_large", 3, "cost is negative (-5.0)"),
-    ("nan-cost-other-kind", load_messplus, messplus(cells={(4, "inference_time_small"): "NaN"}),
+    ("nan-cost-other-kind", MP, messplus(cells={(4, "inference_time_small"): "NaN"}),
      "inference_time_small", 4, "cost is NaN"),
-    ("non-numeric", load_messplus, messplus(cells={(2, "energy_consumption_small"): "ten"}),
+    ("non-numeric", MP, messplus(cells={(2, "energy_consumption_small"): "ten"}),
      "energy_consumption_small", 2, "not a number: 'ten'"),
-    ("acc-disagrees", load_messplus, messplus(cells={(2, "acc_norm_large"): "0"}),
+    ("acc-disagrees", MP, messplus(cells={(2, "acc_norm_large"): "0"}),
      "acc_norm_large", 2, "acc_norm_large is '0' but label_large is '1'"),
-    ("duplicate-id", load_messplus, messplus(cells={(4, "doc_id"): "0"}),
+    ("duplicate-id", MP, messplus(cells={(4, "doc_id"): "0"}),
      "doc_id", 4, "duplicate id '0' in task 'arc' (first seen at line 2)"),
-    ("empty-id", load_messplus, messplus(cells={(3, "doc_id"): " "}),
-     "doc_id", 3, "empty cell"),
-    ("empty-task", load_messplus, messplus(cells={(4, "benchmark_name"): ""}),
+    ("empty-id", MP, messplus(cells={(3, "doc_id"): " "}), "doc_id", 3, "empty cell"),
+    ("empty-task", MP, messplus(cells={(4, "benchmark_name"): ""}),
      "benchmark_name", 4, "empty cell"),
-    ("ragged-row", load_messplus, messplus(rows={3: ROWS[1] + ",extra"}),
+    ("ragged-row", MP, messplus(rows={3: ROWS[1] + ",extra"}),
      None, 3, "malformed row: 12 fields but the header has 11"),
-    ("short-row", load_messplus, messplus(rows={4: "2,Is water wet?,arc"}),
+    ("short-row", MP, messplus(rows={4: "2,Is water wet?,arc"}),
      None, 4, "malformed row: 3 fields but the header has 11"),
-    ("ragged-after-multiline-text", load_messplus,
-     messplus(rows={2: ROWS[0].replace("What is 2+2?", '"What is\n2+2?"'), 4: "2,short"}),
+    ("ragged-after-multiline-text", MP, messplus(rows={2: MULTILINE, 4: "2,short"}),
      None, 5, "malformed row: 2 fields"),
-    ("unterminated-quote", load_messplus, messplus(rows={4: '2,"Is water wet?,arc,0,0,8.0,0.1,0,0,90.0,0.9'}),
-     None, 4, "malformed CSV"),
-    ("header-only", load_messplus, H + "\n", None, None, "no data rows (the table is empty)"),
-    ("empty-file", load_messplus, "", None, None, "the file is empty (no header line)"),
-    ("rb-misspelled-column", load_routerbench, routerbench(RB_H.replace("eval_name", "evalname")),
+    ("unterminated-quote", MP, messplus(rows={4: LAST}), None, 4, "malformed CSV"),
+    ("header-only", MP, H + "\n", None, None, "no data rows (the table is empty)"),
+    ("empty-file", MP, "", None, None, "the file is empty (no header line)"),
+    ("rb-misspelled-column", RB, routerbench(RB_H.replace("eval_name", "evalname")),
      "eval_name", 1, "missing column 'eval_name' (did you mean 'evalname'?)"),
-    ("rb-score-out-of-range", load_routerbench, routerbench(row3="a.1,yo,a,m2,1.5,x,0.01,1,y,0.001"),
-     "m1", 3, "label is outside [0, 1]"),
-    ("rb-negative-cost", load_routerbench, routerbench(row3="a.1,yo,a,m2,1,x,0.01,1,y,-0.001"),
+    ("rb-score-out-of-range", RB, routerbench(row3="a.1,yo,a,m2,1.5,x,0.01,1,y,0.001"),
+     "m1", 3, "label is outside [0, 1] (1.5)"),
+    ("rb-negative-cost", RB, routerbench(row3="a.1,yo,a,m2,1,x,0.01,1,y,-0.001"),
      "m2|total_cost", 3, "cost is negative"),
-    ("rb-misspelled-cost-column", load_routerbench, routerbench(RB_H.replace("m2|total_cost", "m2|total_cst")),
+    ("rb-misspelled-cost-column", RB, routerbench(RB_H.replace("m2|total_cost", "m2|total_cst")),
      "m2|model_response", 1, "no column 'm2|total_cost' (did you mean 'm2|total_cst'?)"),
-    ("rb-duplicate-id", load_routerbench, routerbench(row3="a.0,yo,a,m2,1,x,0.01,1,y,0.001"),
+    ("rb-duplicate-id", RB, routerbench(row3="a.0,yo,a,m2,1,x,0.01,1,y,0.001"),
      "sample_id", 3, "duplicate id 'a.0' in task 'a' (first seen at line 2)"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("case", "loader", "text", "column", "line", "problem"), CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("case", "loader", "text", "column", "line", "problem"), CASES, ids=[c[0] for c in CASES]
+)
 def test_bad_file(tmp_path, capsys, case, loader, text, column, line, problem):
     path = tmp_path / f"{case}.csv"
     path.write_text(text, encoding="utf-8")
@@ -127,8 +138,11 @@ def test_duplicate_id_across_files(tmp_path):
     (tmp_path / "z").mkdir()
     (tmp_path / "z" / "a.csv").write_text(messplus())
     (tmp_path / "z" / "b.csv").write_text(f"{H}\n{ROWS[2]}\n")
-    with pytest.raises(DataError, match=r"b\.csv, column 'doc_id', line 2: duplicate id '2' in "
-                                        r"task 'arc' \(first seen at file .*a\.csv, line 4\)"):
+    with pytest.raises(
+        DataError,
+        match=r"b\.csv, column 'doc_id', line 2: duplicate id '2' in "
+        r"task 'arc' \(first seen at file .*a\.csv, line 4\)",
+    ):
         load_messplus(tmp_path / "z")
 
 
@@ -149,8 +163,11 @@ def test_duplicate_header_column(tmp_path):
 def test_routellm_bad_bool(tmp_path):
     path = tmp_path / "r.csv"
     path.write_text("prompt,a,b\nhi,True,False\nyo,maybe,True\n")
-    with pytest.raises(DataError, match=r"column 'a', line 3: expected True/False/1/0, got "
-                                        r"'maybe'"):
+    with pytest.raises(
+        DataError,
+        match=r"column 'a', line 3: expected True/False/1/0, got "
+        r"'maybe'",
+    ):
         load_routellm(path, {"a": 1.0, "b": 2.0})
     path.write_text("prompt,a,b\nhi,True,\n")
     with pytest.raises(DataError, match=r"column 'b', line 2: empty cell"):
@@ -175,8 +192,7 @@ def data_root(tmp_path: Path) -> Path:
     (tmp_path / "messplus-llama3").mkdir()
     (tmp_path / "messplus-qwen2").mkdir()
     (tmp_path / "messplus-llama3" / "arc.csv").write_text(messplus())
-    (tmp_path / "messplus-qwen2" / "piqa.csv").write_text(
-        messplus().replace(",arc,", ",piqa,"))
+    (tmp_path / "messplus-qwen2" / "piqa.csv").write_text(messplus().replace(",arc,", ",piqa,"))
     return tmp_path
 
 
@@ -201,9 +217,18 @@ def test_cli_without_data_dir(monkeypatch, capsys):
 
 
 def test_in_memory_errors_say_row():
-    t = RoutingTable(texts=["a", "b"], labels=np.ones((2, 1)), costs=np.ones((2, 1)),
-                     models=("m",), tasks=["x", "x"], ids=["1", "2"])
+    t = RoutingTable(
+        texts=["a", "b"],
+        labels=np.ones((2, 1)),
+        costs=np.ones((2, 1)),
+        models=("m",),
+        tasks=["x", "x"],
+        ids=["1", "2"],
+    )
     with pytest.raises(DataError, match=r"file <table>, column 'id', row 1: duplicate"):
         t.replace(ids=np.array(["1", "1"], dtype=object))
     assert str(DataError("no such zoo", source=None)) == "no such zoo"
-    assert str(DataError("p", source="f.csv", column="c", line=3)) == "file f.csv, column 'c', line 3: p"
+    assert (
+        str(DataError("p", source="f.csv", column="c", line=3))
+        == "file f.csv, column 'c', line 3: p"
+    )

@@ -84,8 +84,15 @@ def test_joined_zoo(data_dir):
     assert "mmlu_abstract_algebra (100 rows, whole task, only in llama3)" in message
     assert "arc_easy (376 rows, of 2376, only in qwen2)" in message
     assert j.name == "llama3+qwen2" and j.num_models == 7
-    assert set(j.models) == {"llama3/small", "llama3/medium", "llama3/large", "qwen2/xsmall",
-                             "qwen2/small", "qwen2/medium", "qwen2/large"}
+    assert set(j.models) == {
+        "llama3/small",
+        "llama3/medium",
+        "llama3/large",
+        "qwen2/xsmall",
+        "qwen2/small",
+        "qwen2/medium",
+        "qwen2/large",
+    }
     assert np.all(np.diff(j.mean_cost()) >= 0)  # cheapest first
     assert len(j.task_names) == 8 and "mmlu_abstract_algebra" not in j.task_names
     assert len(j) == 13252 - 100

@@ -142,7 +142,7 @@ def scan_stream(step_fn, carry, inputs, mask, trace_every: int):
 
     def masked(carry, inp):
         x, valid = inp
-        new, totals = step_fn(carry, x)
+        new, _ = step_fn(carry, x)
         return _where(valid, new, carry), None
 
     if trace_every <= 0:
@@ -175,6 +175,6 @@ def run_episode(
         return (state, totals.add_step(out, hp.alpha)), None
 
     carry = (init_state(key, config), Totals.zeros(config.num_models))
-    (state, totals), trace = scan_stream(body, carry, stream.requests, stream.mask, trace_every)
+    (_, totals), trace = scan_stream(body, carry, stream.requests, stream.mask, trace_every)
     trace = None if trace is None else trace[1]
     return Summary.from_totals(totals, hp.alpha), trace

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import math
 import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -200,51 +201,67 @@ def reference_episode(
     P = [np.array(init_params[a][b], dtype=dtype) for a, b in names]
     G = [np.zeros_like(p) for p in P]  # gradient buffers
     TR = [np.zeros_like(p) for p in P]  # momentum trace
+    H = config.hidden
     if mlp:
         b1, W1, nb, ns, b2, W2 = P
         gb1, gW1, gnb, gns, gb2, gW2 = G
-        h_buf = np.empty(config.hidden, dtype)
+        h, mul = np.empty(H, dtype), np.empty(H, dtype)  # eval-mode buffers
     else:
         b2, W2 = P
         gb2, gW2 = G
 
-    def head(xt, keep=None):
-        """Logits (and the activations backprop needs); dropout iff ``keep`` is given."""
-        if not mlp:
-            return xt @ W2 + b2, None
-        h = np.dot(xt, W1, out=h_buf)
-        h += b1
-        hc = h - h.mean()
-        rstd = 1.0 / np.sqrt(np.mean(hc * hc) + LAYERNORM_EPS)
-        y = hc * (rstd * ns) + nb  # flax: (x - mean) * (rsqrt(var + eps) * scale) + bias
-        a = np.maximum(y, 0.0)
-        if keep is not None:
-            a = np.where(keep, a / keep_prob, 0.0)
-        return a @ W2 + b2, (hc, rstd, y, a)
+    def predict(xt, out):
+        """out <- s_hat = sigmoid(head(x_t)), evaluation mode (no dropout), in place."""
+        if mlp:
+            np.dot(xt, W1, out=h)
+            h += b1
+            h -= np.add.reduce(h) / H
+            rstd = 1.0 / math.sqrt(float(np.dot(h, h)) / H + LAYERNORM_EPS)
+            np.multiply(ns, rstd, out=mul)
+            h *= mul
+            h += nb
+            np.maximum(h, 0.0, out=h)
+            np.dot(h, W2, out=out)
+        else:
+            np.dot(xt, W2, out=out)
+        out += b2
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        out += 1.0
+        np.reciprocal(out, out=out)
 
     def sgd_step(xt, yt, keep):
-        logits, acts = head(xt, keep)
-        dz = (_sigmoid(logits) - yt) / M  # d mean_m BCE(z_m, y_m) / dz
-        gb2[...] = dz
-        if not mlp:
-            np.multiply.outer(xt, dz, out=gW2)
+        """One step of clip -> decayed weights -> momentum SGD on mean_m BCE(head(x_t), s_t)."""
+        # Forward, training mode.
+        if mlp:
+            hc = xt @ W1 + b1
+            hc -= np.add.reduce(hc) / H
+            rstd = 1.0 / math.sqrt(float(np.dot(hc, hc)) / H + LAYERNORM_EPS)
+            y = hc * (ns * rstd) + nb  # flax: (x - mean) * (rsqrt(var + eps) * scale) + bias
+            active = keep & (y > 0)  # ReLU then dropout
+            a = np.where(active, y / keep_prob, 0.0)
+            logits = a @ W2 + b2
         else:
-            hc, rstd, y, a = acts
+            logits = xt @ W2 + b2
+        # Backward: d mean_m BCE(z_m, s_m) / dz = (sigmoid(z) - s) / M.
+        dz = (_sigmoid(logits) - yt) / M
+        gb2[...] = dz
+        if mlp:
             np.multiply.outer(a, dz, out=gW2)
-            dy = W2 @ dz
-            dy = np.where(keep & (y > 0), dy / keep_prob, 0.0)  # dropout, ReLU
+            dy = np.where(active, (W2 @ dz) / keep_prob, 0.0)
             xhat = hc * rstd
-            gns[...] = dy * xhat
+            np.multiply(dy, xhat, out=gns)
             gnb[...] = dy
             dxhat = dy * ns
-            dh = rstd * (dxhat - dxhat.mean() - xhat * np.mean(dxhat * xhat))
+            dh = rstd * (dxhat - np.add.reduce(dxhat) / H - xhat * (np.dot(dxhat, xhat) / H))
             gb1[...] = dh
             np.multiply.outer(xt, dh, out=gW1)
-        # clip_by_global_norm -> add_decayed_weights -> sgd(momentum), leaf by leaf.
-        norm = np.sqrt(sum(float(np.vdot(g, g)) for g in G))
-        scale = None if norm < clip else clip / norm
+        else:
+            np.multiply.outer(xt, dz, out=gW2)
+        # clip_by_global_norm (norm over the leaves in tree order) -> add_decayed_weights -> sgd.
+        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in G))
         for p, g, tr in zip(P, G, TR, strict=True):
-            if scale is not None:
+            if not norm < clip:
                 g /= norm
                 g *= clip
             g += wd * p
@@ -260,55 +277,68 @@ def reference_episode(
     iq = np.empty(T, dtype)
     s_hat = np.empty((T, M), dtype)
     used_estimate = np.empty((T, M), dtype)
+    score = np.empty(M, dtype)
     Q = 0.0  # virtual queue (decisions)
     Qi = 0.0  # ideal queue (every request)
-    estimate = np.ones(M, dtype)
+    estimate = np.ones(M, dtype)  # E_hat of last_explore / running_mean
+    V_estimate = V * estimate
+    V_costs = V * costs  # the oracle's V * E_hat, every request at once
     cost_sum = np.zeros(M, dtype)
     cost_count = np.zeros(M, dtype)
-    keep_all = np.ones(config.hidden, bool) if mlp else None
-    no_dropout = not (mlp and config.dropout > 0)
-    last = M - 1
+    keep_all = np.ones(H, bool)
+    masks = coins.dropout_masks if mlp and config.dropout > 0 else None
+    oracle = estimator == "oracle"
+    running_mean = estimator == "running_mean"
+    last_explore = estimator == "last_explore"
+    largest = M - 1
+    label_rows, cost_rows = labels.tolist(), costs.tolist()
+    train_cost = training_cost.tolist()
 
     # ---------------------------------------------------------------- the loop
-    for i in range(T):
-        xt, st, et = x[i], labels[i], costs[i]
+    for i, (exp_i, fb_i, steps_i) in enumerate(
+        zip(explore.tolist(), feedback.tolist(), steps.tolist(), strict=True)
+    ):
         # 1. predict
-        logits, _ = head(xt)
         sh = s_hat[i]
-        np.negative(logits, out=sh)
-        np.exp(sh, out=sh)
-        sh += 1.0
-        np.reciprocal(sh, out=sh)
-        # 2. decide
-        e_hat = et if estimator == "oracle" else estimate
-        used_estimate[i] = e_hat
-        if explore[i]:
-            m = last
+        predict(x[i], sh)
+        # 2. decide: argmin_m V E_hat[m] + Q (alpha - s_hat[m]); ties to the lowest index
+        used_estimate[i] = costs[i] if oracle else estimate
+        if exp_i:
+            m = largest
         else:
-            m = int(np.argmin(V * e_hat + Q * (alpha - sh)))
+            np.subtract(alpha, sh, out=score)
+            score *= Q
+            score += V_costs[i] if oracle else V_estimate
+            m = int(score.argmin())
         model[i] = m
-        # 3. train
-        for k in range(steps[i]):
-            sgd_step(xt, st, keep_all if no_dropout else coins.dropout_masks[i][k])
+        # 3. train on explorations with feedback
+        for k in range(steps_i):
+            sgd_step(x[i], labels[i], keep_all if masks is None else masks[i][k])
         # 4. queues, cost, E_hat
-        s = st[m]
+        s = label_rows[i][m]
         satisfaction[i] = s
-        if feedback[i]:
+        if fb_i:
             Q = max(0.0, Q + alpha - s)
         Qi = max(0.0, Qi + alpha - s)
-        vq[i], iq[i] = Q, Qi
-        if explore[i]:
-            cost[i] = et.sum() + inference_cost + training_cost[i]
-            cost_sum += et
+        vq[i] = Q
+        iq[i] = Qi
+        if exp_i:
+            cost[i] = costs[i].sum() + inference_cost + train_cost[i]
+            cost_sum += costs[i]
             cost_count += 1.0
-            if estimator == "last_explore":
-                estimate[:] = et
+            if running_mean:
+                np.divide(cost_sum, cost_count, out=estimate)
+            elif last_explore:
+                estimate[:] = costs[i]
+            np.multiply(V, estimate, out=V_estimate)
         else:
-            cost[i] = et[m] + inference_cost + training_cost[i]
-            cost_sum[m] += et[m]
+            e = cost_rows[i][m]
+            cost[i] = e + inference_cost + train_cost[i]
+            cost_sum[m] += e
             cost_count[m] += 1.0
-        if estimator == "running_mean":
-            np.divide(cost_sum, cost_count, out=estimate, where=cost_count > 0)
+            if running_mean:
+                estimate[m] = cost_sum[m] / cost_count[m]
+                V_estimate[m] = V * estimate[m]
 
     out = dict(
         explore=explore,

@@ -30,6 +30,7 @@ from jax.sharding import Mesh, PartitionSpec
 from messjax.core.episode import Stream, Summary, run_episode
 from messjax.core.fast import count_training_events, learner_pass, routing_pass
 from messjax.core.types import HPARAM_NAMES, EngineConfig, Hyperparams, make_hparams
+from messjax.data.streams import permutation
 from messjax.errors import ConfigError
 
 #: Hyperparameters that determine the learner trajectory (the rest only affect routing).
@@ -38,7 +39,7 @@ LEARNER_KEYS = ("c", "learning_rate", "epochs", "feedback_rate")
 
 def request_order(num_requests: int, seed: int) -> np.ndarray:
     """The seeded shuffle of a stream (MESSPLUS.md section 3: each seed shuffles the order)."""
-    return np.random.default_rng(seed).permutation(num_requests)
+    return permutation(num_requests, seed)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -321,7 +321,11 @@ def _messplus_models(c: _Csv) -> list[str]:
         for col in (f"energy_consumption_{m}", f"inference_time_{m}"):
             c.index(col)
         if f"acc_{m}" not in c.header and f"acc_norm_{m}" not in c.header:
-            c.index(f"acc_{m}", what=f"column (acc_{m} or acc_norm_{m})")
+            raise c.error(
+                f"missing column 'acc_{m}' (or 'acc_norm_{m}')"
+                f"{_did_you_mean(f'acc_{m}', c.header)}",
+                column=f"acc_{m}",
+            )
     for h in c.header:  # a per-model column of a model without label_: likely a misspelling
         for prefix in _MESSPLUS_PREFIXES:
             if h.startswith(prefix):

@@ -123,7 +123,7 @@ def load_params(path: str | os.PathLike, config: BertConfig) -> dict[str, Any]:
 
     PyTorch ``Linear`` weights are ``[out, in]``; Flax ``Dense`` kernels are ``[in, out]``.
     """
-    from safetensors.numpy import load_file  # noqa: PLC0415 (optional 'encoder' extra)
+    from safetensors.numpy import load_file
 
     w = load_file(str(path))
     w = {k.removeprefix("bert."): v for k, v in w.items()}
@@ -160,7 +160,7 @@ def read_max_seq_length(folder: Path) -> int:
 
 def load_tokenizer(path: str | os.PathLike, max_seq_length: int):
     """HF ``tokenizers.Tokenizer`` truncating to ``max_seq_length`` tokens, without padding."""
-    from tokenizers import Tokenizer  # noqa: PLC0415 (optional 'encoder' extra)
+    from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(path))
     tok.enable_truncation(max_length=max_seq_length)  # counts [CLS]/[SEP], as HF does
