@@ -101,39 +101,58 @@ def _hp_values(hp: Mapping | Hyperparams) -> dict:
     return v
 
 
-@jax.jit
-def _batched_randomness(key, t):
+@functools.partial(jax.jit, static_argnums=1)
+def _batched_randomness(key, T: int):
+    """``request_randomness(key, t)`` for t = 1..T."""
+    t = jnp.arange(1, T + 1, dtype=jnp.int32)
     return jax.vmap(request_randomness, in_axes=(None, 0))(key, t)
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
-def _batched_masks(train_keys, epochs: int, hidden: int, rate: float):
-    """``[n, epochs, hidden]`` masks, as the head draws them inside ``train_on_example``."""
+#: Masks are drawn in chunks of this many (request, step) pairs: one compilation per shape.
+_MASK_CHUNK = 1024
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _batched_masks(train_keys, request, step, hidden: int, rate: float):
+    """Mask of gradient step ``step[j]`` of request ``request[j]``, as ``train_on_example``
+    draws it: ``bernoulli(fold_in(train_key, step), 1 - rate, (hidden,))``."""
 
     def one(k, i):
         return jax.random.bernoulli(jax.random.fold_in(k, i), 1.0 - rate, (hidden,))
 
-    steps = jnp.arange(epochs, dtype=jnp.int32)
-    return jax.vmap(jax.vmap(one, in_axes=(None, 0)), in_axes=(0, None))(train_keys, steps)
+    return jax.vmap(one)(train_keys[request], step)
 
 
 def draw_coins(key, T: int, hp: Mapping | Hyperparams, config: EngineConfig) -> Coins:
     """Every random number of a T-request episode (jitted, batched over t and steps)."""
     v = _hp_values(hp)
-    u_e, u_f, train_keys = _batched_randomness(key, jnp.arange(1, T + 1, dtype=jnp.int32))
+    u_e, u_f, train_keys = _batched_randomness(key, T)
     u_e, u_f = np.asarray(u_e), np.asarray(u_f)
     masks = {}
     if config.head == "mlp" and config.dropout > 0 and v["epochs"] > 0:
         explore, feedback = _flags(u_e, u_f, v)
         trains = np.flatnonzero(explore & feedback)
-        if trains.size:
-            # Pad to a power of two so episodes of one shape share a few compilations.
-            n = 1 << int(np.ceil(np.log2(trains.size)))
-            idx = np.concatenate([trains, np.full(n - trains.size, trains[0])])
-            m = np.asarray(
-                _batched_masks(train_keys[idx], v["epochs"], config.hidden, float(config.dropout))
-            )
-            masks = {int(i): m[j] for j, i in enumerate(trains)}
+        epochs = v["epochs"]
+        request = np.repeat(trains, epochs).astype(np.int32)
+        step = np.tile(np.arange(epochs, dtype=np.int32), trains.size)
+        n = -(-request.size // _MASK_CHUNK) * _MASK_CHUNK
+        request, step = (np.pad(a, (0, n - a.size)) for a in (request, step))
+        drawn = np.concatenate(
+            [
+                np.asarray(
+                    _batched_masks(
+                        train_keys,
+                        request[j : j + _MASK_CHUNK],
+                        step[j : j + _MASK_CHUNK],
+                        config.hidden,
+                        float(config.dropout),
+                    )
+                )
+                for j in range(0, n, _MASK_CHUNK)
+            ]
+            or [np.zeros((0, config.hidden), bool)]
+        )
+        masks = {int(i): drawn[j * epochs : (j + 1) * epochs] for j, i in enumerate(trains)}
     return Coins(u_explore=u_e, u_feedback=u_f, train_keys=train_keys, dropout_masks=masks)
 
 
@@ -214,12 +233,12 @@ def reference_episode(
         """out <- s_hat = sigmoid(head(x_t)), evaluation mode (no dropout), in place."""
         if mlp:
             np.dot(xt, W1, out=h)
-            h += b1
-            h -= np.add.reduce(h) / H
+            np.add(h, b1, out=h)
+            np.subtract(h, np.add.reduce(h) / H, out=h)
             rstd = 1.0 / math.sqrt(float(np.dot(h, h)) / H + LAYERNORM_EPS)
             np.multiply(ns, rstd, out=mul)
-            h *= mul
-            h += nb
+            np.multiply(h, mul, out=h)
+            np.add(h, nb, out=h)
             np.maximum(h, 0.0, out=h)
             np.dot(h, W2, out=out)
         else:

@@ -126,9 +126,10 @@ def _device_map(fn, num_devices: int, *, mapped, replicated):
         return fn(*mapped, *replicated)
     mesh = Mesh(np.array(jax.devices()[:num_devices]), ("cells",))
     specs = (PartitionSpec("cells"),) * len(mapped) + (PartitionSpec(),) * len(replicated)
-    return jax.shard_map(fn, mesh=mesh, in_specs=specs, out_specs=PartitionSpec("cells"))(
-        *mapped, *replicated
-    )
+    # check_vma=False: scan carries start replicated (fresh state) and become per-device.
+    return jax.shard_map(
+        fn, mesh=mesh, in_specs=specs, out_specs=PartitionSpec("cells"), check_vma=False
+    )(*mapped, *replicated)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "num_events", "num_devices"))

@@ -146,7 +146,9 @@ class EngineConfig:
       num_models: M.
       feature_dim: d, width of the request embeddings.
       head: "mlp" (the paper's Linear-LayerNorm-ReLU-Dropout-Linear) or "linear".
-      hidden_dim: width of the MLP head's hidden layer (default: feature_dim, as the paper).
+      hidden_dim: width of the MLP head's hidden layer. Default: feature_dim as in the paper
+        (Linear(d, d)) for dense encoder embeddings (d <= 1024); 256 for wider, sparse inputs
+        such as the 4096 hashed n-grams, where a d x d layer would cost 16M parameters.
       dropout: dropout rate of the MLP head during training.
       momentum, weight_decay, clip_norm: the Optax chain of MESSPLUS.md section 4.
     """
@@ -172,7 +174,9 @@ class EngineConfig:
 
     @property
     def hidden(self) -> int:
-        return self.hidden_dim or self.feature_dim
+        if self.hidden_dim:
+            return self.hidden_dim
+        return self.feature_dim if self.feature_dim <= 1024 else 256
 
 
 @struct.dataclass

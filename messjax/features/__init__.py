@@ -35,8 +35,9 @@ class Featurizer(Protocol):
 
     def config(self) -> dict[str, Any]: ...
 
-    def __call__(self, texts: Sequence[str], *, batch_size: int | None = None,
-                 progress: bool = True) -> np.ndarray: ...
+    def __call__(
+        self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = True
+    ) -> np.ndarray: ...
 
 
 FEATURIZERS: dict[str, Featurizer] = {
@@ -53,8 +54,9 @@ def get_featurizer(featurizer: str | Featurizer) -> Featurizer:
         return FEATURIZERS[featurizer]
     except KeyError:
         known = ", ".join(repr(k) for k in FEATURIZERS)
-        raise ConfigError("featurizer",
-                          f"unknown featurizer {featurizer!r}; known: {known}") from None
+        raise ConfigError(
+            "featurizer", f"unknown featurizer {featurizer!r}; known: {known}"
+        ) from None
 
 
 def _as_texts(texts: Iterable[str]) -> list[str]:
@@ -67,9 +69,14 @@ def _as_texts(texts: Iterable[str]) -> list[str]:
     return texts
 
 
-def featurize(texts: Iterable[str], featurizer: str | Featurizer = "hash", *,
-              cache_dir: str | os.PathLike | bool | None = None, batch_size: int | None = None,
-              progress: bool = True) -> np.ndarray:
+def featurize(
+    texts: Iterable[str],
+    featurizer: str | Featurizer = "hash",
+    *,
+    cache_dir: str | os.PathLike | bool | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> np.ndarray:
     """Features of ``texts`` as a ``[T, d]`` float32 array, rows in input order.
 
     Args:

@@ -67,8 +67,9 @@ def load(cache_dir: str | os.PathLike, name: str, key: str) -> np.ndarray | None
         if list(arr.shape) != meta.get("shape") or str(arr.dtype) != meta.get("dtype"):
             raise ValueError("shape or dtype mismatch")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        warnings.warn(f"ignoring unreadable feature cache entry {npy} ({e}); recomputing",
-                      stacklevel=3)
+        warnings.warn(
+            f"ignoring unreadable feature cache entry {npy} ({e}); recomputing", stacklevel=3
+        )
         return None
     return arr
 
@@ -93,8 +94,13 @@ def save(cache_dir: str | os.PathLike, name: str, key: str, features: np.ndarray
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(features), allow_pickle=False)
     data = buf.getvalue()
-    meta = {"key": key, "featurizer": name, "shape": list(features.shape),
-            "dtype": str(features.dtype), "sha256": hashlib.sha256(data).hexdigest()}
+    meta = {
+        "key": key,
+        "featurizer": name,
+        "shape": list(features.shape),
+        "dtype": str(features.dtype),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
     _atomic_write(npy, data)
     _atomic_write(meta_path, json.dumps(meta, indent=1).encode())
     return npy

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -31,8 +32,9 @@ _SIGN_BIT = _ID_BITS - 1
 
 def stable_hash(feature: str) -> int:
     """64-bit blake2b hash of a feature string, as an ``int``; the same in every process."""
-    return int.from_bytes(hashlib.blake2b(feature.encode("utf-8", "surrogatepass"),
-                                          digest_size=8).digest(), "little")
+    return int.from_bytes(
+        hashlib.blake2b(feature.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,30 +65,46 @@ class HashingFeaturizer:
 
     def config(self) -> dict[str, Any]:
         """Everything that changes the output (part of the feature-cache key)."""
-        return {"version": VERSION, "dim": self.dim, "word_ngrams": list(self.word_ngrams),
-                "char_ngrams": list(self.char_ngrams), "hash": "blake2b-64",
-                "tf": "1+log", "norm": "l2"}
+        return {
+            "version": VERSION,
+            "dim": self.dim,
+            "word_ngrams": list(self.word_ngrams),
+            "char_ngrams": list(self.char_ngrams),
+            "hash": "blake2b-64",
+            "tf": "1+log",
+            "norm": "l2",
+        }
 
-    def __call__(self, texts: Sequence[str], *, batch_size: int | None = None,
-                 progress: bool = True) -> np.ndarray:
+    def __call__(
+        self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = True
+    ) -> np.ndarray:
         """``[T, dim]`` float32 features with unit-norm rows (all-zero for a text without words)."""
         batch_size = min(batch_size or self.default_batch_size, 1 << (64 - _ID_BITS))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         word_memo: dict[str, list[int]] = {}
         bigram_memo: dict[tuple[str, str], int] = {}
-        for start in tqdm(range(0, len(texts), batch_size), disable=not progress,
-                          desc="hash features", unit="batch"):
-            chunk = texts[start:start + batch_size]
+        for start in tqdm(
+            range(0, len(texts), batch_size),
+            disable=not progress,
+            desc="hash features",
+            unit="batch",
+        ):
+            chunk = texts[start : start + batch_size]
             ids, counts = [], []
             for text in chunk:
                 n0 = len(ids)
                 self._feature_ids(text, ids, word_memo, bigram_memo)
                 counts.append(len(ids) - n0)
-            out[start:start + len(chunk)] = self._scatter(ids, counts)
+            out[start : start + len(chunk)] = self._scatter(ids, counts)
         return out
 
-    def _feature_ids(self, text: str, ids: list[int], word_memo: dict[str, list[int]],
-                     bigram_memo: dict[tuple[str, str], int]) -> None:
+    def _feature_ids(
+        self,
+        text: str,
+        ids: list[int],
+        word_memo: dict[str, list[int]],
+        bigram_memo: dict[tuple[str, str], int],
+    ) -> None:
         """Append the 40-bit feature ids of ``text`` to ``ids`` (memoised per word/bigram)."""
         words = _WORD.findall(text.lower())
         use_unigrams = self.word_ngrams[0] == 1
@@ -96,7 +114,7 @@ class HashingFeaturizer:
                 wid = word_memo[w] = self._word_ids(w, use_unigrams)
             ids.extend(wid)
         if self.word_ngrams[1] == 2:
-            for pair in zip(words, words[1:], strict=False):
+            for pair in itertools.pairwise(words):
                 bid = bigram_memo.get(pair)
                 if bid is None:
                     bid = bigram_memo[pair] = stable_hash(f"b\0{pair[0]} {pair[1]}") & _ID_MASK
@@ -107,7 +125,7 @@ class HashingFeaturizer:
         padded = f" {word} "
         lo, hi = self.char_ngrams
         for n in range(lo, hi + 1):
-            feats.extend(f"c\0{padded[i:i + n]}" for i in range(len(padded) - n + 1))
+            feats.extend(f"c\0{padded[i : i + n]}" for i in range(len(padded) - n + 1))
         return [stable_hash(f) & _ID_MASK for f in feats]
 
     def _scatter(self, ids: list[int], counts: list[int]) -> np.ndarray:

