@@ -175,3 +175,18 @@ class Router:
     @property
     def num_requests(self) -> int:
         return int(self.state.learner.t)
+
+    # ---------------------------------------------------------------------- checkpoints
+    def save(self, path) -> Any:
+        """Save the whole router (state, hyperparameters, models, seed, config) with Orbax
+        to the folder ``path``; see :func:`messjax.checkpoint.save_router`."""
+        from messjax.checkpoint import save_router
+
+        return save_router(self, path)
+
+    @classmethod
+    def restore(cls, path) -> Router:
+        """The router saved at ``path``; it continues exactly where the saved one stopped."""
+        from messjax.checkpoint import restore_router
+
+        return restore_router(path, cls)

@@ -19,11 +19,10 @@ import numpy as np
 import pytest
 
 from messjax.core.episode import Stream, run_episode
-from messjax.core.reference import reference_episode
+from messjax.core.reference import draw_coins, numpy_loop_seconds_per_request, reference_episode
 from messjax.core.step import decide, init_state, observe
 from messjax.core.types import HPARAM_NAMES, EngineConfig, Request, make_hparams
-
-pytestmark = pytest.mark.data
+from messjax.predictor import init_predictor
 
 T = 2000  # requests per episode
 D = 32  # feature width: small, the features are not what is under test
@@ -35,7 +34,7 @@ MODELS = ("small", "medium", "large")
 def _read_llama(folder: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """texts, labels [N, 3], energy costs [N, 3] of the Llama zoo (cheapest model first)."""
     try:
-        from messjax.data import load_zoo  # noqa: PLC0415
+        from messjax.data import load_zoo
 
         table = load_zoo("llama3", folder.parent)
         assert table.models == MODELS
@@ -84,8 +83,14 @@ def _configs(head: str, n: int, seed: int) -> list[dict]:
             inference_cost=float(rng.uniform(1.0, 50.0)) if i % 2 else 0.0,
             training_cost=float(rng.uniform(5.0, 100.0)) if (i // 2) % 2 else 0.0,
         )
-        out.append(dict(hp=hp, key_seed=int(rng.integers(2**31)), chain=i % 4 == 3,
-                        stream_seed=int(rng.integers(2**31))))
+        out.append(
+            dict(
+                hp=hp,
+                key_seed=int(rng.integers(2**31)),
+                chain=i % 4 == 3,
+                stream_seed=int(rng.integers(2**31)),
+            )
+        )
     return out
 
 
@@ -138,11 +143,13 @@ def _run_engine(x, labels, costs, configs, config, *, summary: bool = True):
 
 def _reference(x, labels, costs, configs, keys, params, config, b):
     init_params = jax.tree.map(lambda a: a[b], params)
-    return reference_episode(x[b], labels[b], costs[b], configs[b]["hp"], keys[b], init_params,
-                             config)
+    return reference_episode(
+        x[b], labels[b], costs[b], configs[b]["hp"], keys[b], init_params, config
+    )
 
 
 # ------------------------------------------------------------------------------ tests
+@pytest.mark.data
 @pytest.mark.parametrize("head", ["mlp", "linear"])
 def test_float64_parity_real_logs(llama, head):
     configs = _configs(head, CONFIGS_PER_HEAD, seed=1 if head == "mlp" else 2)
@@ -157,8 +164,13 @@ def test_float64_parity_real_logs(llama, head):
             for name in ("explore", "feedback", "model"):
                 np.testing.assert_array_equal(getattr(outs, name)[b], ref[name], err_msg=msg)
             for name in ("satisfaction", "cost", "virtual_queue", "ideal_queue"):
-                np.testing.assert_allclose(getattr(outs, name)[b], ref[name], rtol=1e-12,
-                                           atol=1e-12, err_msg=f"{name}, {msg}")
+                np.testing.assert_allclose(
+                    getattr(outs, name)[b],
+                    ref[name],
+                    rtol=1e-12,
+                    atol=1e-12,
+                    err_msg=f"{name}, {msg}",
+                )
             np.testing.assert_allclose(s_hat[b], ref["s_hat"], rtol=0, atol=1e-9, err_msg=msg)
             tot = ref["totals"]
             for name, want in tot.items():
@@ -180,21 +192,48 @@ def test_float64_parity_real_logs(llama, head):
     assert all(len(np.unique(m)) == 3 for m in outs.model)  # every model gets served
 
 
+@pytest.mark.data
 def test_float32_decisions_close(llama):
+    """The float32 engine against the float64 loop (same float32 coins and hyperparameters)."""
     configs = _configs("mlp", 4, seed=3)
     for c in configs:
         c["hp"].update(epochs=1, c=0.5)
     config = EngineConfig(num_models=3, feature_dim=D, head="mlp")
-    x, labels, costs = (np.asarray(a, np.float32) for a in _streams(llama, configs))
-    keys, (params, outs, s_hat, _) = _run_engine(x, labels, costs, configs, config,
-                                                 summary=False)
-    assert s_hat.dtype == np.float32
-    hp32 = _stack_hparams(configs)  # the float32 values the engine saw
-    for b, cfg in enumerate(configs):
-        cfg["hp"] = {k: np.asarray(getattr(hp32, k))[b].item() for k in HPARAM_NAMES}
-        ref = _reference(x, labels, costs, configs, keys, params, config, b)
-        assert (outs.explore[b] == ref["explore"]).mean() >= 0.999
-        agree = (outs.model[b] == ref["model"]).mean()
-        print(b, agree, (outs.explore[b] == ref["explore"]).mean())
-        assert agree >= 0.995, f"config {b}: decisions agree on {agree:.2%} only"
-        np.testing.assert_allclose(s_hat[b][:100], ref["s_hat"][:100], atol=1e-4)
+    with jax.enable_x64(False):  # also under JAX_ENABLE_X64=1
+        x, labels, costs = (np.asarray(a, np.float32) for a in _streams(llama, configs))
+        keys, (params, outs, s_hat, _) = _run_engine(
+            x, labels, costs, configs, config, summary=False
+        )
+        assert s_hat.dtype == np.float32
+        hp32 = _stack_hparams(configs)  # the float32 values the engine saw
+        for b, cfg in enumerate(configs):
+            cfg["hp"] = {k: np.asarray(getattr(hp32, k))[b].item() for k in HPARAM_NAMES}
+            ref = _reference(x, labels, costs, configs, keys, params, config, b)
+            assert (outs.explore[b] == ref["explore"]).mean() >= 0.999
+            agree = (outs.model[b] == ref["model"]).mean()
+            assert agree >= 0.995, f"config {b}: decisions agree on {agree:.2%} only"
+            np.testing.assert_allclose(s_hat[b][:100], ref["s_hat"][:100], atol=1e-4)
+
+
+def test_reference_api_synthetic():
+    """Hyperparams or a dict, coins drawn or given: the same episode; the timing helper runs."""
+    rng = np.random.default_rng(0)
+    n, d = 300, 8
+    x = rng.normal(size=(n, d))
+    labels = rng.integers(0, 2, (n, 3)).astype(np.float64)
+    costs = rng.uniform(1.0, 2.0, (n, 3)) * [1.0, 4.0, 16.0]
+    config = EngineConfig(num_models=3, feature_dim=d, head="mlp")
+    key = jax.random.PRNGKey(7)
+    params = jax.tree.map(np.asarray, init_predictor(jax.random.fold_in(key, 0), config)[0])
+    hp = dict(alpha=0.7, V=0.05, c=1.0, epochs=2, feedback_rate=0.6, cost_estimator="running_mean")
+    with jax.enable_x64(True):  # float64 Hyperparams hold the dict's values exactly
+        a = reference_episode(x, labels, costs, hp, key, params, config)
+        coins = draw_coins(key, n, hp, config)
+        hp64 = make_hparams(**hp)
+        b = reference_episode(x, labels, costs, hp64, key, params, config, coins=coins)
+    for name in ("model", "explore", "feedback", "cost", "virtual_queue", "s_hat"):
+        np.testing.assert_array_equal(a[name], b[name])
+    assert a["explore"][0] and 0 < a["feedback"].mean() < 1 and len(np.unique(a["model"])) == 3
+    assert a["totals"]["num_requests"] == n
+    assert a["totals"]["explore_count"] == a["explore"].sum()
+    assert numpy_loop_seconds_per_request(x, labels, costs, hp, key, params, config, repeats=1) > 0

@@ -41,7 +41,7 @@ class Totals:
     feedback_count: jax.Array
     served_counts: jax.Array  # [M] which model's answer was served
     query_counts: jax.Array  # [M] which models were run (all of them on explorations)
-    cumulative_violation: jax.Array  # sum_t max(0, alpha - s_t) ... see ``add_step``
+    cumulative_violation: jax.Array  # sum_t max(0, alpha - running satisfaction after t)
     max_queue: jax.Array
     virtual_queue: jax.Array
     ideal_queue: jax.Array

@@ -5,7 +5,7 @@ routing decisions (MESSPLUS.md section 2: explorations query every model). So fo
 
 1. :func:`learner_pass` runs once per *learner trajectory* ``(seed, c, learning_rate, epochs,
    feedback_rate)``: it draws every coin at once, trains the predictor on the K training events
-   in order (a scan over K, not over T), and computes ``s_hat`` for the requests between two
+   in order (a loop over K, not over T), and computes ``s_hat`` for the requests between two
    training events as one matrix product per segment (in row windows);
 2. :func:`routing_pass` runs the queue half of the step (:func:`messjax.core.step.route_step`)
    for every (alpha, V, cost estimator, ...) cell sharing that trajectory, ``vmap``-ped.
@@ -92,33 +92,41 @@ def learner_pass(
     """Coins and s_hat of every request for one learner trajectory.
 
     ``num_events`` (static) must be >= the number of training events
-    (:func:`count_training_events`); extra scan steps are no-ops. Request ``e_k`` (the k-th
+    (:func:`count_training_events`; the stream length always suffices): it only sizes the index
+    array of the events, the loop runs once per actual event. Request ``e_k`` (the k-th
     training event) is predicted with the parameters after k - 1 trainings, like every other
-    request before it: segment k holds requests ``e_k + 1 .. e_{k+1}`` (0-based rows).
+    request before it: segment k holds requests ``e_{k-1} + 1 .. e_k`` (0-based rows), the
+    last segment the requests after the last event up to the last unmasked row (rows after it
+    are padding and keep s_hat = 0).
     """
     T = x.shape[0]
     explore, feedback = coins(key, hp.c, hp.feedback_rate, T)
-    (events,) = jnp.nonzero(explore & feedback & mask, size=num_events + 1, fill_value=T)
+    trains = explore & feedback & mask
+    (events,) = jnp.nonzero(trains, size=num_events + 1, fill_value=T)
+    num_trains = jnp.sum(trains, dtype=jnp.int32)
+    rows_used = T - jnp.argmax(mask[::-1])  # one past the last unmasked row (T if none)
     starts = jnp.concatenate([jnp.zeros((1,), events.dtype), events[:-1] + 1])
-    ends = jnp.minimum(events + 1, T)
+    ends = jnp.minimum(events + 1, rows_used)
+    rows = jnp.minimum(events, T - 1)
+    # The training keys of all events at once (the same draws as the step's, request t = row + 1).
+    _, _, train_keys = jax.vmap(request_randomness, (None, 0))(key, rows + 1)
     x_padded = jnp.concatenate([x, jnp.zeros((BIG_WINDOW, x.shape[1]), x.dtype)])
     learner = init_learner(key, config)
     s_hat0 = jnp.zeros((T + BIG_WINDOW, config.num_models), x.dtype)
 
-    def segment(carry, seg):
+    def segment(k, carry):
         params, opt_state, s_hat = carry
-        start, end, event = seg
-        s_hat = _predict_rows(params, x_padded, s_hat, start, end, config)
-        row = jnp.minimum(event, T - 1)
-        _, _, train_key = request_randomness(key, row + 1)
-        epochs = jnp.where(event < T, hp.epochs, 0)
+        s_hat = _predict_rows(params, x_padded, s_hat, starts[k], ends[k], config)
+        row = rows[k]
+        epochs = jnp.where(events[k] < T, hp.epochs, 0)
         params, opt_state = train_on_example(
-            params, opt_state, x[row], labels[row], train_key, hp.learning_rate, epochs, config
+            params, opt_state, x[row], labels[row], train_keys[k], hp.learning_rate, epochs, config
         )
-        return (params, opt_state, s_hat), None
+        return params, opt_state, s_hat
 
-    (_, _, s_hat), _ = jax.lax.scan(
-        segment, (learner.params, learner.opt_state, s_hat0), (starts, ends, events)
+    # num_trains + 1 segments: one per training event, then the tail after the last one.
+    _, _, s_hat = jax.lax.fori_loop(
+        0, num_trains + 1, segment, (learner.params, learner.opt_state, s_hat0)
     )
     return LearnerOutput(explore=explore, feedback=feedback, s_hat=s_hat[:T])
 

@@ -184,8 +184,8 @@ def route_step(
 
 def decide(state: RouterState, x, hp: Hyperparams, config: EngineConfig, costs=None) -> Decision:
     """Steps 1-3 of the rule: what to do with a request before its outcome is known."""
-    if costs is None:
-        costs = jnp.zeros((config.num_models,), float_dtype())
+    if costs is None:  # unknown at decision time: the oracle estimator falls back to E_hat
+        costs = state.queue.cost_estimate
     explore, feedback, s_hat = learner_decide(state.learner, x, hp, config)
     model, cost_estimate = queue_decide(state.queue, explore, s_hat, costs, hp, config)
     return Decision(

@@ -1,0 +1,637 @@
+"""Baseline routers of the MESS+ paper (MESSPLUS.md section 7) and the hindsight floors.
+
+Every method turns a request stream into per-request outcomes with the same shape as MESS+:
+which model's answer is served, its satisfaction and the cost charged, summarised as a
+:class:`messjax.core.episode.Summary` per seed (leading axis ``[S]``), so
+:mod:`messjax.metrics` treats MESS+ and baselines alike.
+
+Methods (``name``; ``*`` = uses hindsight a deployment does not have):
+
+- ``single-<model>``: every request to one model.
+- ``random-constraint`` *: the cheapest fixed mixture ``p`` over models that meets ``alpha`` in
+  expectation from the true mean accuracies,
+  ``min_p sum_m p_m cbar_m  s.t.  sum_m p_m acc_m >= alpha, p in simplex`` (exact; at most two
+  models mix), sampled per request for each seed; the expectation is kept in ``info``.
+- ``oracle`` *: the per-request LP relaxation with perfect hindsight,
+  ``min_z sum_tm z_tm E_tm  s.t.  sum_tm z_tm s_tm >= alpha T, sum_m z_tm = 1, z >= 0``,
+  solved exactly through its Lagrangian (at most one fractional request): the floor.
+- ``routellm-*``: a binary router between the cheapest and the largest model (RouteLLM): a
+  logistic regression on the request embedding predicts ``P(large needed)``, the label being
+  "the cheapest model fails and the largest succeeds"; the largest serves when the score
+  passes a threshold.
+- ``routerdc-*``: an offline multi-model router (RouterDC-style): the paper's MLP head trained
+  offline with BCE on all M models' labels; it serves the cheapest model whose predicted
+  satisfaction is >= a threshold (else the largest).
+
+The two trained routers are fitted on a training table (by default the other tasks of the zoo,
+leave-one-task-out; a held-out ``calibration_fraction`` of it is kept apart) and their
+threshold is calibrated two ways: ``-hindsight`` on the test stream itself (the cheapest
+threshold whose final satisfaction meets alpha, as the paper reports RouteLLM) and ``-train``
+on the held-out part of the training table (what a deployment could do).
+
+Router compute is charged like MESS+'s (:class:`messjax.core.types.Hyperparams`):
+``inference_cost`` per request and ``training_cost`` per (example x gradient step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from messjax.core.episode import Summary
+from messjax.core.sweep import SweepResult, request_order
+from messjax.core.types import EngineConfig
+from messjax.data.streams import permutation
+from messjax.data.table import RoutingTable
+from messjax.errors import ConfigError
+from messjax.predictor import bce_loss, init_predictor, predict_logits
+
+#: Relative tolerance for ties in the oracle's Lagrangian (costs are float32 joules).
+_TIE_RTOL = 1e-9
+
+
+# ------------------------------------------------------------------------------ results
+@dataclasses.dataclass
+class MethodResult:
+    """A method's per-seed summaries on one stream.
+
+    Attributes:
+      name: method name (``messplus``, ``single-<model>``, ``oracle``, ...).
+      alpha: the SLA target.
+      seeds: ``[S]`` seeds (each one's request order is :func:`request_order`).
+      summary: :class:`Summary` with leading axis ``[S]`` (NumPy leaves).
+      hindsight: the method uses information a deployment does not have.
+      info: extras, e.g. ``threshold`` ``[S]``, ``mixture`` ``[M]``, ``expected_cost``,
+        ``expected_satisfaction``, ``feasible``.
+    """
+
+    name: str
+    alpha: float
+    seeds: np.ndarray
+    summary: Summary
+    hindsight: bool = False
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def from_sweep(result: SweepResult, name: str = "messplus") -> MethodResult:
+    """A MESS+ sweep of one (alpha, V, ...) setting over seeds as a :class:`MethodResult`."""
+    alphas = np.unique(np.asarray(result.grid.hparams.alpha))
+    if len(alphas) != 1:
+        raise ConfigError("alpha", f"expected one alpha in the sweep, got {alphas.tolist()}")
+    summary = jax.tree.map(np.asarray, result.summary)
+    return MethodResult(name, float(alphas[0]), np.asarray(result.grid.seeds), summary)
+
+
+def _weights(served, num_models: int) -> np.ndarray:
+    """Integer model indices ``[..., T]`` as one-hot weights; float ``[..., T, M]`` as is."""
+    served = np.asarray(served)
+    if np.issubdtype(served.dtype, np.integer):
+        return np.eye(num_models)[served]
+    return served.astype(np.float64)
+
+
+def summarize(served, labels, costs, alpha: float, *, explore=None, extra_cost=0.0) -> Summary:
+    """Summary of a stream served as ``served`` (requests in arrival order).
+
+    Args:
+      served: integer model indices ``[..., T]``, or float weights ``[..., T, M]`` of each
+        model's answer (one-hot, or the oracle's fractional split).
+      labels, costs: ``[..., T, M]`` in the same arrival order.
+      explore: ``[..., T]`` bool, every model was queried and paid for (default: none).
+      extra_cost: cost charged on top of the answers, per request (scalar or ``[..., T]``).
+
+    The fields follow :meth:`Summary.from_totals`: final satisfaction (not a mean of running
+    means), ``cumulative_violation = sum_t max(0, alpha - sat_t)`` with ``sat_t`` the running
+    satisfaction after request t, and the virtual queue ``Q_t = max(0, Q_{t-1} + alpha - s_t)``
+    in closed form ``Q_t = S_t - min(0, min_{k<=t} S_k)``, ``S_t = sum_{k<=t} (alpha - s_k)``.
+    """
+    labels = np.asarray(labels, np.float64)
+    costs = np.asarray(costs, np.float64)
+    served = _weights(served, labels.shape[-1])
+    T = served.shape[-2]
+    explore = np.zeros(served.shape[:-1], bool) if explore is None else np.asarray(explore, bool)
+    explore = np.broadcast_to(explore, served.shape[:-1])
+    sat = (served * labels).sum(-1)
+    cost = np.where(explore, costs.sum(-1), (served * costs).sum(-1)) + extra_cost
+    running = np.cumsum(sat, -1) / np.arange(1, T + 1)
+    drift = np.cumsum(alpha - sat, -1)
+    queue = drift - np.minimum(0.0, np.minimum.accumulate(drift, axis=-1))
+    satisfaction = sat.sum(-1) / T
+    shape = sat.shape[:-1]
+    return Summary(
+        num_requests=np.full(shape, T, np.int64),
+        total_cost=cost.sum(-1),
+        satisfaction=satisfaction,
+        sla_met=satisfaction >= alpha,
+        explore_count=explore.sum(-1),
+        feedback_count=np.full(shape, T, np.int64),
+        served_counts=served.sum(-2),
+        query_counts=np.where(explore[..., None], 1.0, served).sum(-2),
+        cumulative_violation=np.maximum(0.0, alpha - running).sum(-1),
+        max_queue=queue.max(-1),
+        final_queue=queue[..., -1],
+        final_ideal_queue=queue[..., -1],
+    )
+
+
+def _orders(T: int, seeds: Sequence[int], orders: Mapping[int, np.ndarray] | None) -> np.ndarray:
+    """``[S, T]`` arrival order per seed (default: the engine's :func:`request_order`)."""
+    orders = orders or {}
+    return np.stack([np.asarray(orders.get(int(s), request_order(T, int(s)))) for s in seeds])
+
+
+def _stream_summary(served, labels, costs, alpha, order, extra_cost=0.0) -> Summary:
+    """Summaries, one per seed, of decisions made per request in table order.
+
+    ``served``: indices ``[T]``/``[S, T]`` or weights ``[T, M]``/``[S, T, M]``; ``order [S, T]``.
+    """
+    S, M = len(order), labels.shape[-1]
+    weights = _weights(served, M)
+    weights = np.broadcast_to(weights, (S, *weights.shape[-2:]))
+    weights = np.take_along_axis(weights, order[..., None], axis=1)
+    return summarize(weights, labels[order], costs[order], alpha, extra_cost=extra_cost)
+
+
+# ------------------------------------------------------------------------------ single models
+def single_model(
+    labels, costs, model: int, alpha: float, seeds, *, orders=None, inference_cost=0.0
+) -> Summary:
+    """Every request served by ``model`` (router cost, if any, still charged)."""
+    labels, costs = np.asarray(labels), np.asarray(costs)
+    order = _orders(len(labels), seeds, orders)
+    served = np.full(labels.shape[0], model, np.int64)
+    return _stream_summary(served, labels, costs, alpha, order, inference_cost)
+
+
+# ------------------------------------------------------------------------------ random mixture
+@jax.jit
+def mixture_lp(accuracy: jax.Array, mean_cost: jax.Array, alpha) -> tuple[jax.Array, jax.Array]:
+    """The cheapest model mixture meeting alpha in expectation ("educated guessing").
+
+    Solves ``min_p sum_m p_m cbar_m  s.t.  sum_m p_m acc_m >= alpha, sum_m p_m = 1, p >= 0``.
+    A basic optimal solution has at most two non-zeros (two equality-or-active constraints), so
+    enumerating every single model with ``acc_m >= alpha`` and every pair ``(i, j)`` with
+    ``acc_i < alpha <= acc_j`` mixed at ``p_j = (alpha - acc_i) / (acc_j - acc_i)`` is exact.
+    Infeasible (``max acc < alpha``): the most accurate model (cheapest among ties).
+
+    Returns ``(p [M], feasible)``.
+    """
+    acc = jnp.asarray(accuracy)
+    cbar = jnp.asarray(mean_cost, acc.dtype)
+    M = acc.shape[0]
+    a_i, a_j = acc[:, None], acc[None, :]
+    span = jnp.where(a_j > a_i, a_j - a_i, 1.0)
+    w = jnp.clip((alpha - a_i) / span, 0.0, 1.0)  # weight on j
+    pair_ok = (a_i < alpha) & (a_j >= alpha)
+    single_ok = acc >= alpha
+    pair_cost = jnp.where(pair_ok, (1 - w) * cbar[:, None] + w * cbar[None, :], jnp.inf)
+    pair_cost = jnp.where(
+        jnp.eye(M, dtype=bool), jnp.where(single_ok, cbar, jnp.inf)[:, None], pair_cost
+    )
+    flat = jnp.argmin(pair_cost)
+    i, j = flat // M, flat % M
+    feasible = jnp.isfinite(pair_cost.ravel()[flat])
+    p = jnp.where(
+        i == j,
+        jax.nn.one_hot(i, M),
+        (1 - w[i, j]) * jax.nn.one_hot(i, M) + w[i, j] * jax.nn.one_hot(j, M),
+    )
+    best = jnp.lexsort((cbar, -acc))[0]  # most accurate, then cheapest
+    return jnp.where(feasible, p, jax.nn.one_hot(best, M)).astype(acc.dtype), feasible
+
+
+def random_constraint(
+    labels, costs, alpha: float, seeds, *, orders=None, inference_cost=0.0
+) -> tuple[Summary, dict[str, Any]]:
+    """:func:`mixture_lp` from the table's accuracies and mean costs, sampled per seed.
+
+    Request t of seed s is served by model ``m ~ p`` drawn with ``PRNGKey(s)``. Returns the
+    per-seed summaries and ``info`` with the mixture and its expectation.
+    """
+    labels, costs = np.asarray(labels), np.asarray(costs)
+    T, M = labels.shape
+    acc, cbar = labels.mean(0, dtype=np.float64), costs.mean(0, dtype=np.float64)
+    p, feasible = mixture_lp(jnp.asarray(acc), jnp.asarray(cbar), alpha)
+    p = np.clip(np.asarray(p, np.float64), 0.0, 1.0)
+    p = p / p.sum()
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(np.asarray(seeds), jnp.uint32))
+    draws = jax.vmap(lambda k: jax.random.choice(k, M, (T,), p=jnp.asarray(p)))(keys)
+    order = _orders(T, seeds, orders)
+    # Draws are made in arrival order; the stream summary expects table order.
+    served = np.empty_like(np.asarray(draws))
+    np.put_along_axis(served, order, np.asarray(draws), axis=1)
+    summary = _stream_summary(served, labels, costs, alpha, order, inference_cost)
+    info = dict(
+        mixture=p,
+        feasible=bool(feasible),
+        expected_cost=float(T * (p @ cbar + inference_cost)),
+        expected_satisfaction=float(p @ acc),
+    )
+    return summary, info
+
+
+# ------------------------------------------------------------------------------ oracle
+@dataclasses.dataclass(frozen=True)
+class OracleSolution:
+    """The per-request LP relaxation's optimum.
+
+    Attributes:
+      z: ``[T, M]`` assignment (rows sum to 1; at most one fractional row).
+      lam: the optimal multiplier lambda* of the satisfaction constraint.
+      cost, satisfaction: ``sum z E`` and ``sum z s / T``.
+      feasible: ``sum_t max_m s_tm >= alpha T``; if not, z is the cheapest max-satisfaction
+        assignment.
+    """
+
+    z: np.ndarray
+    lam: float
+    cost: float
+    satisfaction: float
+    feasible: bool
+
+
+def _lagrangian_choice(E, s, lam, high: bool) -> np.ndarray:
+    """argmin_m E - lam * s per request; ties go to the largest (``high``) or smallest s."""
+    value = E - lam * s
+    vmin = value.min(1, keepdims=True)
+    tol = _TIE_RTOL * (np.abs(E).max() + lam * np.abs(s).max() + 1.0)
+    tied = value <= vmin + tol
+    key = np.where(tied, s if high else -s, -np.inf)
+    # Among ties with equal s, the cheapest.
+    key = key - np.where(tied, E, 0.0) * 1e-12 / (np.abs(E).max() + 1.0)
+    return key.argmax(1)
+
+
+def oracle_lp(labels, costs, alpha: float) -> OracleSolution:
+    """Exact optimum of the per-request LP relaxation (MESSPLUS.md section 6's floor).
+
+    For a multiplier ``lam >= 0`` each request picks ``argmin_m E_tm - lam s_tm``; the total
+    satisfaction of that choice is non-decreasing in ``lam`` and changes only at the breakpoints
+    ``lam = (E_tj - E_ti) / (s_tj - s_ti)``. Bisection over the sorted breakpoints finds the
+    smallest ``lam*`` whose choice (ties to more satisfaction) reaches ``alpha T``; requests
+    tied at ``lam*`` then move from their low-satisfaction to their high-satisfaction choice one
+    by one until the constraint holds with equality, the last one fractionally. Any such mix of
+    Lagrangian minimisers meeting the constraint with equality is LP-optimal (complementary
+    slackness). ``O(T M^2 log(T M^2))``, float64.
+    """
+    s = np.asarray(labels, np.float64)
+    E = np.asarray(costs, np.float64)
+    T, M = s.shape
+    rows = np.arange(T)
+    target = alpha * T
+    best_s = s.max(1)
+    if best_s.sum() < target - 1e-9:
+        hi = _lagrangian_choice(E, s, 1e18, high=True)
+        z = np.eye(M)[hi]
+        return OracleSolution(z, np.inf, float(E[rows, hi].sum()), float(s[rows, hi].mean()), False)
+    ds = s[:, None, :] - s[:, :, None]  # s_j - s_i
+    dE = E[:, None, :] - E[:, :, None]
+    breaks = np.unique(np.concatenate([[0.0], (dE / np.where(ds > 0, ds, 1.0))[ds > 0]]))
+    breaks = breaks[breaks >= 0]
+
+    def total_high(lam):
+        return s[rows, _lagrangian_choice(E, s, lam, high=True)].sum()
+
+    lo, hi_i = 0, len(breaks) - 1  # smallest index with total_high >= target
+    while lo < hi_i:
+        mid = (lo + hi_i) // 2
+        if total_high(breaks[mid]) >= target - 1e-9:
+            hi_i = mid
+        else:
+            lo = mid + 1
+    lam = float(breaks[lo])
+    low = _lagrangian_choice(E, s, lam, high=False)
+    high = _lagrangian_choice(E, s, lam, high=True)
+    z = np.eye(M)[low]
+    need = target - s[rows, low].sum()
+    if need > 0:
+        gain = s[rows, high] - s[rows, low]
+        for t in np.flatnonzero(gain > 0):
+            frac = min(1.0, need / gain[t])
+            z[t, low[t]] -= frac
+            z[t, high[t]] += frac
+            need -= frac * gain[t]
+            if need <= 1e-12:
+                break
+    cost = float((z * E).sum())
+    return OracleSolution(z, lam, cost, float((z * s).sum() / T), True)
+
+
+def oracle(labels, costs, alpha: float, seeds, *, orders=None) -> tuple[Summary, dict[str, Any]]:
+    """:func:`oracle_lp` as a stream per seed (the fractional request served fractionally)."""
+    labels, costs = np.asarray(labels), np.asarray(costs)
+    sol = oracle_lp(labels, costs, alpha)
+    order = _orders(len(labels), seeds, orders)
+    summary = _stream_summary(sol.z, labels, costs, alpha, order)
+    return summary, dict(lam=sol.lam, feasible=sol.feasible)
+
+
+# ------------------------------------------------------------------------------ trained routers
+@dataclasses.dataclass(frozen=True)
+class RouterTraining:
+    """How the offline routers are fitted (full-batch AdamW on BCE) and calibrated.
+
+    Attributes:
+      steps, learning_rate, weight_decay: full-batch AdamW, early-stopped on the held-out
+        calibration part's BCE (the MLP overfits the other tasks after ~30-40 steps).
+      hidden_dim: width of RouterDC's MLP head (``None``: the feature width, the paper's
+        predictor). 128 is ~3x cheaper on CPU and reached the same held-out BCE as 384 on
+        MiniLM features (leave-ARC-Challenge-out: 0.535 vs 0.538).
+      dropout: dropout of the MLP head while training.
+      calibration_fraction: share of the training table held out for ``-train`` calibration.
+      inference_cost: router compute charged per request (cost units).
+      training_cost: router compute charged per example and gradient step (cost units).
+    """
+
+    steps: int = 100
+    learning_rate: float = 1e-2
+    weight_decay: float = 1e-4
+    hidden_dim: int | None = 128
+    dropout: float = 0.1
+    calibration_fraction: float = 0.2
+    inference_cost: float = 0.0
+    training_cost: float = 0.0
+
+
+def calibration_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(fit rows, calibration rows)`` of a training table, sorted; the rule of
+    :func:`messjax.data.train_test_split` (the first ``round(fraction n)`` rows of
+    ``permutation(n, seed)`` are held out)."""
+    n_cal = min(max(round(fraction * n), 1), n - 1)
+    perm = permutation(n, int(seed))
+    return np.sort(perm[n_cal:]), np.sort(perm[:n_cal])
+
+
+@functools.partial(jax.jit, static_argnames=("config", "steps"))
+def _fit(x, y, x_val, y_val, key, learning_rate, weight_decay, *, config: EngineConfig, steps: int):
+    params, _ = init_predictor(key, config)
+    opt = optax.adamw(learning_rate, weight_decay=weight_decay)
+    grad = jax.grad(bce_loss)
+    best = (params, bce_loss(params, x_val, y_val, None, config), jnp.zeros((), jnp.int32))
+
+    def body(carry, i):
+        p, s, best = carry
+        g = grad(p, x, y, jax.random.fold_in(key, i + 1), config)
+        updates, s = opt.update(g, s, p)
+        p = optax.apply_updates(p, updates)
+        loss = bce_loss(p, x_val, y_val, None, config)
+        better = loss < best[1]
+        best = jax.tree.map(lambda new, old: jnp.where(better, new, old), (p, loss, i + 1), best)
+        return (p, s, best), None
+
+    (_, _, best), _ = jax.lax.scan(body, (params, opt.init(params), best), jnp.arange(steps))
+    return best
+
+
+def fit_router(x, y, x_val, y_val, config: EngineConfig, key: jax.Array, training: RouterTraining):
+    """The head ``config`` fitted to multi-label targets ``y [N, K]`` on embeddings
+    ``x [N, d]`` by ``steps`` full-batch AdamW steps on the mean BCE, early-stopped: the
+    parameters after the step with the lowest BCE on ``(x_val, y_val)``.
+
+    Returns ``(params, validation BCE, best step)``.
+    """
+    f32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
+    params, loss, step = _fit(
+        f32(x),
+        f32(y),
+        f32(x_val),
+        f32(y_val),
+        key,
+        training.learning_rate,
+        training.weight_decay,
+        config=config,
+        steps=training.steps,
+    )
+    return params, float(loss), int(step)
+
+
+@functools.partial(jax.jit, static_argnames=("config",))
+def router_scores(params, x, config: EngineConfig) -> jax.Array:
+    """``sigmoid(head(x))``, ``[N, K]``."""
+    return jax.nn.sigmoid(predict_logits(params, x, config))
+
+
+def route_binary(score: jax.Array, tau) -> jax.Array:
+    """RouteLLM: the largest model (index -1 encoded as 1) when ``score >= tau``, else the
+    cheapest (0). Returns 0/1; :func:`threshold_curve` maps 1 to model M-1."""
+    return (score >= tau).astype(jnp.int32)
+
+
+def route_cascade(probs: jax.Array, tau) -> jax.Array:
+    """RouterDC rule: the cheapest model with ``probs[m] >= tau``, else the largest."""
+    ok = probs >= tau
+    M = probs.shape[-1]
+    return jnp.where(ok.any(-1), jnp.argmax(ok, -1), M - 1).astype(jnp.int32)
+
+
+RULES = {"binary": route_binary, "cascade": route_cascade}
+
+
+def route(rule: str, scores, tau, num_models: int) -> np.ndarray:
+    """Model index per request of a threshold rule (``binary``: cheapest vs largest)."""
+    m = np.asarray(RULES[rule](jnp.asarray(scores), tau))
+    return np.where(m == 1, num_models - 1, 0) if rule == "binary" else m
+
+
+@functools.partial(jax.jit, static_argnames=("rule",))
+def _curve(scores, thresholds, labels, costs, rule: str):
+    M = labels.shape[-1]
+    rows = jnp.arange(labels.shape[0])
+
+    def one(tau):
+        m = RULES[rule](scores, tau)
+        m = jnp.where(m == 1, M - 1, 0) if rule == "binary" else m
+        return costs[rows, m].sum(), labels[rows, m].sum()
+
+    return jax.lax.map(one, thresholds, batch_size=64)
+
+
+def candidate_thresholds(scores) -> np.ndarray:
+    """Every threshold that gives a distinct routing: the distinct scores, and +inf."""
+    return np.concatenate([np.unique(np.asarray(scores, np.float32)), [np.inf]]).astype(np.float32)
+
+
+def threshold_curve(rule: str, scores, thresholds, labels, costs) -> tuple[np.ndarray, np.ndarray]:
+    """``(total cost [K], final satisfaction [K])`` of the rule at each threshold."""
+    thresholds = np.asarray(thresholds, np.float32)
+    K = len(thresholds)
+    pad = max(64, 1 << int(np.ceil(np.log2(max(K, 1))))) - K  # few compiled shapes
+    th = np.concatenate([thresholds, np.full(pad, np.inf, np.float32)])
+    cost, sat = _curve(
+        jnp.asarray(scores, jnp.float32),
+        jnp.asarray(th),
+        jnp.asarray(labels, jnp.float32),
+        jnp.asarray(costs, jnp.float32),
+        rule,
+    )
+    return np.asarray(cost, np.float64)[:K], np.asarray(sat, np.float64)[:K] / len(labels)
+
+
+def pick_threshold(thresholds, cost, satisfaction, alpha: float) -> tuple[float, bool]:
+    """The cheapest threshold whose final satisfaction meets alpha (first on cost ties); if
+    none does, the one with the highest satisfaction (cheapest among those). Returns
+    ``(threshold, feasible)``."""
+    cost, sat = np.asarray(cost), np.asarray(satisfaction)
+    ok = sat >= alpha - 1e-9
+    if ok.any():
+        return float(thresholds[np.argmin(np.where(ok, cost, np.inf))]), True
+    i = np.lexsort((cost, -sat))[0]
+    return float(thresholds[i]), False
+
+
+def calibrate(rule: str, scores, labels, costs, alpha: float) -> tuple[float, bool]:
+    """:func:`pick_threshold` over every distinct threshold on (scores, labels, costs)."""
+    th = candidate_thresholds(scores)
+    cost, sat = threshold_curve(rule, scores, th, labels, costs)
+    return pick_threshold(th, cost, sat, alpha)
+
+
+#: The two trained routers: (rule, head, target labels from s[:, :]).
+ROUTERS = {
+    "routellm": ("binary", "linear", lambda s: (1 - s[:, :1]) * s[:, -1:]),
+    "routerdc": ("cascade", "mlp", lambda s: s),
+}
+
+
+def trained_router(
+    kind: str,
+    test: RoutingTable,
+    x_test,
+    train: RoutingTable,
+    x_train,
+    alpha: float,
+    seeds,
+    *,
+    orders=None,
+    training: RouterTraining = RouterTraining(),
+) -> dict[str, MethodResult]:
+    """``<kind>-hindsight`` and ``<kind>-train`` (``kind`` in :data:`ROUTERS`) on ``test``.
+
+    Per seed: the training table is split (seed) into a fit part and a held-out calibration
+    part; the head is fitted on the fit part from ``PRNGKey(seed)``; the threshold is
+    calibrated on the test stream (hindsight) or on the calibration part (train).
+    """
+    if kind not in ROUTERS:
+        raise ConfigError("router", f"unknown router {kind!r}; choose from {list(ROUTERS)}")
+    rule, head, target = ROUTERS[kind]
+    x_test, x_train = np.asarray(x_test, np.float32), np.asarray(x_train, np.float32)
+    M = test.num_models
+    K = 1 if rule == "binary" else M
+    config = EngineConfig(
+        num_models=K,
+        feature_dim=x_train.shape[1],
+        head=head,
+        hidden_dim=training.hidden_dim,
+        dropout=training.dropout,
+    )
+    order = _orders(len(test), seeds, orders)
+    served = {"hindsight": [], "train": []}
+    thresholds = {"hindsight": [], "train": []}
+    feasible = {"hindsight": [], "train": []}
+    steps = []
+    for seed in seeds:
+        fit_idx, cal_idx = calibration_split(len(train), training.calibration_fraction, seed)
+        y = target(train.labels)
+        params, _, step = fit_router(
+            x_train[fit_idx],
+            y[fit_idx],
+            x_train[cal_idx],
+            y[cal_idx],
+            config,
+            jax.random.PRNGKey(int(seed)),
+            training,
+        )
+        steps.append(step)
+        squeeze = (lambda a: a[:, 0]) if rule == "binary" else (lambda a: a)
+        score_test = squeeze(np.asarray(router_scores(params, x_test, config)))
+        score_cal = squeeze(np.asarray(router_scores(params, x_train[cal_idx], config)))
+        for how, (sc, lab, cst) in {
+            "hindsight": (score_test, test.labels, test.costs),
+            "train": (score_cal, train.labels[cal_idx], train.costs[cal_idx]),
+        }.items():
+            tau, ok = calibrate(rule, sc, lab, cst, alpha)
+            served[how].append(route(rule, score_test, tau, M))
+            thresholds[how].append(tau)
+            feasible[how].append(ok)
+    n_fit = len(train) - round(training.calibration_fraction * len(train))
+    train_charge = training.training_cost * training.steps * n_fit / len(test)
+    out = {}
+    for how in ("hindsight", "train"):
+        summary = _stream_summary(
+            np.stack(served[how]),
+            test.labels,
+            test.costs,
+            alpha,
+            order,
+            training.inference_cost + train_charge,
+        )
+        out[f"{kind}-{how}"] = MethodResult(
+            f"{kind}-{how}",
+            alpha,
+            np.asarray(seeds),
+            summary,
+            hindsight=how == "hindsight",
+            info=dict(
+                threshold=np.asarray(thresholds[how]),
+                feasible=np.asarray(feasible[how]),
+                best_step=np.asarray(steps),
+            ),
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------ all baselines
+def run_baselines(
+    test: RoutingTable,
+    alpha: float,
+    seeds: Sequence[int],
+    *,
+    x_test=None,
+    train: RoutingTable | None = None,
+    x_train=None,
+    orders: Mapping[int, np.ndarray] | None = None,
+    training: RouterTraining = RouterTraining(),
+    routers: Sequence[str] = ("routellm", "routerdc"),
+) -> dict[str, MethodResult]:
+    """Every baseline on the stream ``test`` (each seed shuffles it, as MESS+'s sweep does).
+
+    The trained routers need ``x_test``, ``train`` and ``x_train`` (skipped when ``train`` is
+    None). ``orders`` overrides the per-seed arrival order (e.g. a chain of tasks).
+    """
+    seeds = np.asarray(seeds, np.int64)
+    labels, costs = test.labels, test.costs
+    out: dict[str, MethodResult] = {}
+    for m, name in enumerate(test.models):
+        out[f"single-{name}"] = MethodResult(
+            f"single-{name}",
+            alpha,
+            seeds,
+            single_model(labels, costs, m, alpha, seeds, orders=orders, inference_cost=0.0),
+        )
+    summary, info = random_constraint(labels, costs, alpha, seeds, orders=orders)
+    out["random-constraint"] = MethodResult("random-constraint", alpha, seeds, summary, True, info)
+    summary, info = oracle(labels, costs, alpha, seeds, orders=orders)
+    out["oracle"] = MethodResult("oracle", alpha, seeds, summary, True, info)
+    if train is not None:
+        for kind in routers:
+            out.update(
+                trained_router(
+                    kind,
+                    test,
+                    x_test,
+                    train,
+                    x_train,
+                    alpha,
+                    seeds,
+                    orders=orders,
+                    training=training,
+                )
+            )
+    return out

@@ -1,0 +1,565 @@
+"""Sweep configs: a typed, validated dataclass read from YAML, with ``--set key=value`` overrides.
+
+A config names the data (a zoo and its tasks), the predictor (featurizer, head) and the grid
+(seeds x alpha x V x c x ...) of one sweep. Every value is checked when the config is built and
+every error is a :class:`~messjax.errors.ConfigError` naming the key::
+
+    cfg = load_config("configs/llama3/arc_challenge.yaml", ["V=[1e-4]", "wandb.mode=disabled"])
+    cfg.grid("arc_challenge")                 # the Cartesian grid of that task
+
+Keys left out take the defaults of :class:`SweepConfig`; ``alpha``, ``learning_rate`` and
+``epochs`` left out (or ``null``) take the paper's values for each task
+(:data:`messjax.paper.ALPHA_GRID`, :func:`messjax.paper.predictor_preset`).
+The default config (``configs/synthetic.yaml``) is embedded as :data:`DEFAULT_CONFIG`, so
+``messjax run`` works from an installed wheel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from messjax import paper
+from messjax.errors import ConfigError
+
+#: Zoos a config may name besides a path to a log folder or CSV (see messjax.data.ZOOS).
+SYNTHETIC = "synthetic"
+REAL_ZOOS = ("llama3", "qwen2", "llama3+qwen2")
+ZOO_NAMES = (SYNTHETIC, *REAL_ZOOS)
+COSTS = ("energy", "time")
+FEATURIZERS = ("hash", "minilm")
+HEADS = ("mlp", "linear")
+METHODS = ("fast", "generic")
+WANDB_MODES = ("offline", "online", "disabled")
+COST_ESTIMATORS = ("last_explore", "running_mean", "oracle")
+
+#: The embedded default config: the same as configs/synthetic.yaml (a test checks it).
+DEFAULT_CONFIG: dict[str, Any] = {
+    "zoo": "synthetic",
+    "tasks": ["arc_challenge", "boolq"],
+    "data": {"preset": "llama3", "num_requests": 1000, "seed": 0, "cost": "energy"},
+    "featurizer": "hash",
+    "head": "linear",
+    "method": "fast",
+    "seeds": [42, 43, 44],
+    "alpha": None,
+    "V": [1.0e-5, 1.0e-4, 1.0e-3],
+    "c": [0.01, 0.1, 1.0],
+    "learning_rate": None,
+    "epochs": None,
+    "feedback_rate": 1.0,
+    "cost_estimator": "last_explore",
+    "trace_every": 10,
+    "chunk_size": 27,
+    "wandb": {"mode": "offline", "project": "messjax", "group": None, "job_type": "sweep"},
+}
+
+
+# ------------------------------------------------------------------------------- YAML
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e-4`` as a float (YAML 1.2; PyYAML wants ``1.0e-4``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block-style mappings, flow-style lists (``alpha: [0.4, 0.5, 0.6]``)."""
+
+
+_Dumper.add_representer(
+    list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True)
+)
+
+
+def parse_yaml(text: str, source: str = "<string>") -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as e:
+        raise ConfigError(source, f"not valid YAML: {e}") from None
+
+
+# ----------------------------------------------------------------------------- sections
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the requests come from.
+
+    Attributes:
+      cost: ``energy`` (GPU joules, the paper's tables) or ``time`` (seconds) of MESS+ logs.
+      num_requests: requests per task: generated for ``zoo: synthetic``; for a real zoo the
+        first N requests of each task in file order (``null``: all).
+      preset: synthetic zoo preset (``llama3``, ``qwen2``, ``toy``); synthetic only.
+      seed: generator seed of the synthetic zoo (the request order is shuffled per sweep seed).
+    """
+
+    cost: str = "energy"
+    num_requests: int | None = None
+    preset: str = "llama3"
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class WandbConfig:
+    """Weights & Biases: one run per sweep, written under ``OUT/wandb``.
+
+    Attributes:
+      mode: ``offline`` (default; ``wandb sync OUT/wandb/offline-run-*`` uploads later),
+        ``online`` or ``disabled``.
+      project, group, job_type: the run's project, group (default ``<zoo>/<tasks>``) and job
+        type, so that sweeps of one task land side by side.
+      tags: extra run tags.
+    """
+
+    mode: str = "offline"
+    project: str = "messjax"
+    group: str | None = None
+    job_type: str = "sweep"
+    tags: tuple[str, ...] = ()
+
+
+#: Grid axes (Hyperparams leaves) a config may list.
+AXES = (
+    "alpha",
+    "V",
+    "c",
+    "learning_rate",
+    "epochs",
+    "feedback_rate",
+    "cost_estimator",
+    "inference_cost",
+    "training_cost",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """One sweep: data, predictor, grid, run settings. Build with :func:`config_from_dict`.
+
+    Grid axes (``alpha`` .. ``training_cost``) are tuples (one value = a fixed setting);
+    ``None`` for ``alpha`` / ``learning_rate`` / ``epochs`` means the paper's value per task.
+
+    Attributes:
+      zoo: ``synthetic``, ``llama3``, ``qwen2``, ``llama3+qwen2`` or a path to MESS+ /
+        RouterBench logs.
+      tasks: the tasks to sweep, one grid per task (empty: every task of the zoo).
+      featurizer: ``hash`` (4096-d hashed n-grams) or ``minilm`` (frozen all-MiniLM-L6-v2).
+      head: ``linear`` or ``mlp`` (the paper's Linear-LayerNorm-ReLU-Dropout-Linear).
+      method: ``fast`` (factorised learner/routing passes) or ``generic`` (the full step).
+      seeds: episode seeds; each shuffles the request order and draws the coins.
+      trace_every: keep running totals every k requests for the curves (0: none).
+      chunk_size: cells per jitted call and per checkpoint (``None``: one chunk per task).
+    """
+
+    zoo: str = SYNTHETIC
+    tasks: tuple[str, ...] = ()
+    data: DataConfig = DataConfig()
+    featurizer: str = "hash"
+    head: str = "linear"
+    method: str = "fast"
+    seeds: tuple[int, ...] = paper.SEEDS
+    alpha: tuple[float, ...] | None = None
+    V: tuple[float, ...] = paper.V_GRID
+    c: tuple[float, ...] = paper.C_GRID
+    learning_rate: tuple[float, ...] | None = None
+    epochs: tuple[int, ...] | None = None
+    feedback_rate: tuple[float, ...] = (1.0,)
+    cost_estimator: tuple[str, ...] = ("last_explore",)
+    inference_cost: tuple[float, ...] = (0.0,)
+    training_cost: tuple[float, ...] = (0.0,)
+    trace_every: int = 10
+    chunk_size: int | None = None
+    wandb: WandbConfig = WandbConfig()
+
+    # --------------------------------------------------------------------- per task
+    @property
+    def is_synthetic(self) -> bool:
+        return self.zoo == SYNTHETIC
+
+    def alpha_for(self, task: str) -> tuple[float, ...]:
+        """The alphas of ``task``: the config's, else the paper's grid for the zoo."""
+        if self.alpha is not None:
+            return self.alpha
+        zoo = self.data.preset if self.is_synthetic else self.zoo
+        grid = paper.ALPHA_GRID.get(zoo, {}).get(task)
+        if grid is None:
+            raise ConfigError(
+                "alpha",
+                f"no paper alpha grid for zoo {zoo!r}, task {task!r}: give alpha (a list in "
+                "(0, 1))",
+            )
+        return tuple(grid)
+
+    def predictor_for(self, task: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        """(epochs, learning_rate) of ``task``: the config's, else the authors' preset."""
+        epochs, lr = paper.predictor_preset(task)
+        return (
+            self.epochs if self.epochs is not None else (epochs,),
+            self.learning_rate if self.learning_rate is not None else (lr,),
+        )
+
+    def axes_for(self, task: str) -> dict[str, tuple]:
+        """Every grid axis of ``task`` with the per-task defaults filled in."""
+        epochs, lr = self.predictor_for(task)
+        axes = {k: getattr(self, k) for k in AXES}
+        axes.update(alpha=self.alpha_for(task), epochs=epochs, learning_rate=lr)
+        return axes
+
+    def grid(self, task: str):
+        """The :class:`~messjax.core.sweep.Grid` of ``task`` (seeds outermost, then the axes
+        in :data:`AXES` order)."""
+        from messjax.core.sweep import make_grid
+
+        axes = {k: list(v) for k, v in self.axes_for(task).items()}
+        return make_grid(list(self.seeds), **axes)
+
+    def num_cells(self, task: str) -> int:
+        n = len(self.seeds)
+        for v in self.axes_for(task).values():
+            n *= len(v)
+        return n
+
+    def wandb_group(self) -> str:
+        return self.wandb.group or f"{self.zoo}/{'+'.join(self.tasks) or 'all'}"
+
+    # ---------------------------------------------------------------------- output
+    def replace(self, **changes) -> SweepConfig:
+        return config_from_dict({**self.to_dict(), **changes})
+
+    def resolve(self, tasks: Sequence[str]) -> SweepConfig:
+        """The config with ``tasks`` filled in and, for a single task, its paper defaults
+        (alpha, learning rate, epochs) written out."""
+        cfg = dataclasses.replace(self, tasks=tuple(tasks))
+        if len(cfg.tasks) == 1:
+            (task,) = cfg.tasks
+            epochs, lr = cfg.predictor_for(task)
+            cfg = dataclasses.replace(cfg, alpha=cfg.alpha_for(task), epochs=epochs,
+                                      learning_rate=lr)
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain YAML-ready dict; one-value axes are written as scalars."""
+
+        def plain(v):
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
+            return v
+
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if dataclasses.is_dataclass(v):
+                out[f.name] = {k: plain(x) for k, x in dataclasses.asdict(v).items()}
+            elif f.name in AXES and isinstance(v, tuple) and len(v) == 1:
+                out[f.name] = v[0]
+            else:
+                out[f.name] = plain(v)
+        return out
+
+    def to_yaml(self) -> str:
+        return yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+# ------------------------------------------------------------------------ validation
+def _did_you_mean(key: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
+    if not close:
+        close = [k for k in known if k.lower() == key.lower()]
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _type_name(v: Any) -> str:
+    return "null" if v is None else type(v).__name__
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _as_int(key: str, v: Any, *, minimum: int | None = None, allow_none: bool = False):
+    if v is None and allow_none:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ConfigError(key, f"must be an integer, got {v!r} ({_type_name(v)})")
+    if minimum is not None and v < minimum:
+        raise ConfigError(key, f"must be >= {minimum}, got {v}")
+    return v
+
+
+def _as_choice(key: str, v: Any, choices: Sequence[str]) -> str:
+    if not isinstance(v, str):
+        raise ConfigError(key, f"must be one of {', '.join(choices)}; got {v!r}")
+    if v not in choices:
+        raise ConfigError(
+            key, f"unknown value {v!r}{_did_you_mean(v, choices)} Choose from {', '.join(choices)}"
+        )
+    return v
+
+
+def _as_str(key: str, v: Any, *, allow_none: bool = False) -> str | None:
+    if v is None and allow_none:
+        return None
+    if not isinstance(v, str) or not v:
+        raise ConfigError(key, f"must be a non-empty string, got {v!r} ({_type_name(v)})")
+    return v
+
+
+def _as_list(v: Any) -> list:
+    return list(v) if isinstance(v, list | tuple) else [v]
+
+
+def _axis(key: str, v: Any) -> tuple | None:
+    """A grid axis: a value or a non-empty list of values, checked by make_hparams."""
+    if v is None:
+        if key in ("alpha", "learning_rate", "epochs"):
+            return None
+        raise ConfigError(key, "must be a value or a list of values, got null")
+    values = _as_list(v)
+    if not values:
+        raise ConfigError(key, "empty list of values")
+    if key == "cost_estimator":
+        return tuple(_as_choice(key, x, COST_ESTIMATORS) for x in values)
+    if key == "epochs":
+        values = [_as_int(key, x, minimum=0) for x in values]
+    for x in values:
+        if not _is_number(x):
+            raise ConfigError(
+                key, f"must be a number or a list of numbers, got {x!r} ({_type_name(x)})"
+            )
+    from messjax.core.types import make_hparams  # the engine's own range checks
+
+    make_hparams(**{key: [float(x) for x in values]})
+    return tuple(int(x) for x in values) if key == "epochs" else tuple(float(x) for x in values)
+
+
+def _section(key: str, raw: Any, cls):
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(key, f"must be a mapping of {cls.__name__} keys, got {raw!r}")
+    known = [f.name for f in dataclasses.fields(cls)]
+    for k in raw:
+        if k not in known:
+            raise ConfigError(
+                f"{key}.{k}", f"unknown key{_did_you_mean(str(k), known)} Known: {', '.join(known)}"
+            )
+    return dict(raw)
+
+
+def _zoo(v: Any) -> str:
+    v = _as_str("zoo", v)
+    if v in ZOO_NAMES:
+        return v
+    if os.sep in v or "/" in v or v.endswith(".csv") or Path(v).exists():
+        return v  # a log folder or CSV; read (and checked) when the sweep loads it
+    raise ConfigError(
+        "zoo",
+        f"unknown zoo {v!r}{_did_you_mean(v, ZOO_NAMES)} Known: {', '.join(ZOO_NAMES)} "
+        "(or a path to a log folder or CSV file)",
+    )
+
+
+def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
+    """Validate a plain dict (e.g. parsed YAML) into a :class:`SweepConfig`.
+
+    Raises :class:`ConfigError` naming the key for unknown keys (with the closest known key),
+    wrong types and out-of-range values.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError("<root>", f"a config must be a mapping of keys, got {_type_name(raw)}")
+    raw = dict(raw)
+    if "task" in raw:
+        if "tasks" in raw:
+            raise ConfigError("task", "give either task or tasks, not both")
+        raw["tasks"] = raw.pop("task")
+    known = [f.name for f in dataclasses.fields(SweepConfig)]
+    for k in raw:
+        if k not in known:
+            raise ConfigError(
+                str(k), f"unknown key{_did_you_mean(str(k), [*known, 'task'])} "
+                f"Known: {', '.join(known)}"
+            )
+    kw: dict[str, Any] = {}
+    if "zoo" in raw:
+        kw["zoo"] = _zoo(raw["zoo"])
+    zoo = kw.get("zoo", SYNTHETIC)
+
+    data = _section("data", raw.get("data"), DataConfig)
+    dkw: dict[str, Any] = {}
+    if "cost" in data:
+        dkw["cost"] = _as_choice("data.cost", data["cost"], COSTS)
+    if "num_requests" in data:
+        dkw["num_requests"] = _as_int(
+            "data.num_requests", data["num_requests"], minimum=1, allow_none=True
+        )
+    if "preset" in data:
+        from messjax.data.synthetic import SYNTHETIC_PRESETS
+
+        dkw["preset"] = _as_choice("data.preset", data["preset"], list(SYNTHETIC_PRESETS))
+    if "seed" in data:
+        dkw["seed"] = _as_int("data.seed", data["seed"], minimum=0)
+    kw["data"] = DataConfig(**dkw)
+    if zoo == SYNTHETIC and kw["data"].cost != "energy":
+        raise ConfigError("data.cost", "the synthetic zoo has energy costs only")
+
+    if "tasks" in raw:
+        tasks = raw["tasks"]
+        tasks = [] if tasks is None else _as_list(tasks)
+        tasks = [_as_str("tasks", t) for t in tasks]
+        if len(set(tasks)) != len(tasks):
+            raise ConfigError("tasks", f"duplicate task in {tasks}")
+        if zoo == SYNTHETIC:
+            from messjax.data.synthetic import SYNTHETIC_PRESETS
+
+            preset_tasks = SYNTHETIC_PRESETS[kw["data"].preset].tasks
+            for t in tasks:
+                if t not in preset_tasks:
+                    raise ConfigError(
+                        "tasks",
+                        f"unknown task {t!r} of synthetic preset {kw['data'].preset!r}"
+                        f"{_did_you_mean(t, preset_tasks)} Known: {', '.join(preset_tasks)}",
+                    )
+        kw["tasks"] = tuple(tasks)
+
+    for key, choices in (
+        ("featurizer", FEATURIZERS),
+        ("head", HEADS),
+        ("method", METHODS),
+    ):
+        if key in raw:
+            kw[key] = _as_choice(key, raw[key], choices)
+    if "seeds" in raw:
+        seeds = _as_list(raw["seeds"])
+        if not seeds:
+            raise ConfigError("seeds", "empty list of seeds")
+        kw["seeds"] = tuple(_as_int("seeds", s, minimum=0) for s in seeds)
+        if len(set(kw["seeds"])) != len(kw["seeds"]):
+            raise ConfigError("seeds", f"duplicate seed in {list(kw['seeds'])}")
+    for key in AXES:
+        if key in raw:
+            kw[key] = _axis(key, raw[key])
+    if "trace_every" in raw:
+        kw["trace_every"] = _as_int("trace_every", raw["trace_every"], minimum=0)
+    if "chunk_size" in raw:
+        kw["chunk_size"] = _as_int("chunk_size", raw["chunk_size"], minimum=1, allow_none=True)
+
+    wb = _section("wandb", raw.get("wandb"), WandbConfig)
+    wkw: dict[str, Any] = {}
+    if "mode" in wb:
+        wkw["mode"] = _as_choice("wandb.mode", wb["mode"], WANDB_MODES)
+    for k in ("project", "job_type"):
+        if k in wb:
+            wkw[k] = _as_str(f"wandb.{k}", wb[k])
+    if "group" in wb:
+        wkw["group"] = _as_str("wandb.group", wb["group"], allow_none=True)
+    if "tags" in wb:
+        wkw["tags"] = tuple(_as_str("wandb.tags", t) for t in _as_list(wb["tags"] or []))
+    kw["wandb"] = WandbConfig(**wkw)
+    cfg = SweepConfig(**kw)
+    if cfg.alpha is None and cfg.tasks:
+        for t in cfg.tasks:  # a missing paper grid is an error now, not mid-sweep
+            try:
+                cfg.alpha_for(t)
+            except ConfigError:
+                if cfg.is_synthetic or cfg.zoo in REAL_ZOOS:
+                    raise
+    return cfg
+
+
+# ------------------------------------------------------------------------- overrides
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``"a.b=VALUE"`` -> (["a", "b"], yaml value of VALUE)."""
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(item, "an override must look like KEY=VALUE (e.g. alpha=[0.5,0.6])")
+    path = key.split(".")
+    if any(not p for p in path):
+        raise ConfigError(key, "empty part in a dotted key")
+    return path, parse_yaml(value, source=key)
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """A copy of ``raw`` with each ``KEY=VALUE`` (dotted keys for sections) applied."""
+    out = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in raw.items()}
+    for item in overrides:
+        path, value = parse_override(item)
+        if path == ["task"]:
+            out.pop("tasks", None)
+        elif path == ["tasks"]:
+            out.pop("task", None)
+        node = out
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(".".join(path[: i + 1]), "is not a section (cannot set a sub-key)")
+            node = child
+        node[path[-1]] = value
+    return out
+
+
+# ----------------------------------------------------------------------------- loading
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("--config", f"no such config file: {p}")
+    raw = parse_yaml(p.read_text(), source=str(p))
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(str(p), f"a config file must hold a mapping, got {_type_name(raw)}")
+    return dict(raw)
+
+
+def load_config(
+    path: str | os.PathLike | None = None, overrides: Iterable[str] = ()
+) -> SweepConfig:
+    """Config from a YAML file (``None``: the embedded default) plus ``KEY=VALUE`` overrides."""
+    raw = DEFAULT_CONFIG if path is None else read_yaml(path)
+    return config_from_dict(apply_overrides(raw, overrides))
+
+
+def load_tables(cfg: SweepConfig, data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """task -> :class:`~messjax.data.RoutingTable` of each task of the config, in order."""
+    from messjax.data import load_zoo, synthetic_zoo
+
+    if cfg.is_synthetic:
+        from messjax.data.synthetic import SYNTHETIC_PRESETS
+
+        tasks = cfg.tasks or SYNTHETIC_PRESETS[cfg.data.preset].tasks
+        return {
+            t: synthetic_zoo(
+                cfg.data.preset, tasks=[t], num_requests=cfg.data.num_requests, seed=cfg.data.seed
+            )
+            for t in tasks
+        }
+    zoo = load_zoo(cfg.zoo, data_dir=data_dir, cost=cfg.data.cost)
+    known = zoo.task_names
+    tasks = cfg.tasks or known
+    out = {}
+    for t in tasks:
+        if t not in known:
+            raise ConfigError(
+                "tasks",
+                f"unknown task {t!r} of zoo {cfg.zoo!r}{_did_you_mean(t, known)} "
+                f"Known: {', '.join(known)}",
+            )
+        table = zoo.select_task(t)
+        if cfg.data.num_requests is not None and cfg.data.num_requests < table.num_requests:
+            table = table.take(range(cfg.data.num_requests))
+        out[t] = table
+    return out
