@@ -85,6 +85,19 @@ def test_cells_identical_alone_chunked_and_traced():
     full = run_sweep(x, table.labels, table.costs, grid, config)
     chunked = run_sweep(x, table.labels, table.costs, grid, config, chunk_size=3)
     _assert_same(full.summary, chunked.summary)
+    # A tiny memory budget means one cell per chunk.
+    calls = []
+    budgeted = run_sweep(
+        x,
+        table.labels,
+        table.costs,
+        grid,
+        config,
+        memory_budget=1,
+        progress=lambda done, total: calls.append(done),
+    )
+    _assert_same(full.summary, budgeted.summary)
+    assert calls == list(range(1, grid.size + 1))
     traced = run_sweep(x, table.labels, table.costs, grid, config, trace_every=7)
     _assert_same(full.summary, traced.summary)
     for i in (0, 5, grid.size - 1):

@@ -11,6 +11,9 @@ Two methods:
   over every cell;
 - ``"generic"``: :func:`~messjax.core.episode.run_episode` vmapped over cells (the reference
   scan of the full step, used to check the fast path).
+
+:func:`run_sweeps` runs several streams (e.g. every task of a zoo), each with its own grid, in
+the same jitted calls: one compilation and one dispatch for all of them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,7 +30,7 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from messjax.core.episode import Stream, Summary, run_episode
-from messjax.core.fast import count_training_events, learner_pass, routing_pass
+from messjax.core.fast import BIG_WINDOW, learner_pass, routing_pass
 from messjax.core.types import HPARAM_NAMES, EngineConfig, Hyperparams, make_hparams
 from messjax.data.streams import permutation
 from messjax.errors import ConfigError
@@ -181,9 +183,23 @@ def _generic_batch(x, labels, costs, mask, orders, hp, keys, *, config, trace_ev
     )
 
 
-def _bucket(n: int) -> int:
-    """Round a static size up to a power of two (limits recompilation)."""
-    return max(8, 1 << max(0, math.ceil(math.log2(max(n, 1)))))
+#: Default working-memory budget of one chunk of cells (bytes).
+DEFAULT_MEMORY_BUDGET = 2 << 30
+
+
+def cell_bytes(
+    num_requests: int,
+    feature_dim: int,
+    num_models: int,
+    method: str,
+    trace_every: int,
+    itemsize: int = 4,
+) -> int:
+    """Rough peak bytes one cell adds to a chunk: its gathered stream and per-request
+    buffers (the generic path also gathers the [T, d] embeddings per cell), and its trace."""
+    per_request = 4 * num_models + 4 + (feature_dim if method == "generic" else 0)
+    trace = (num_requests // trace_every) * (2 * num_models + 10) if trace_every > 0 else 0
+    return 2 * itemsize * (num_requests * per_request + trace) + 4096
 
 
 def run_sweep(
@@ -196,6 +212,7 @@ def run_sweep(
     method: str = "fast",
     trace_every: int = 0,
     chunk_size: int | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
     num_devices: int | None = None,
     orders: Mapping[int, np.ndarray] | None = None,
     progress=None,
@@ -206,66 +223,164 @@ def run_sweep(
       method: ``"fast"`` or ``"generic"`` (see module docstring).
       trace_every: keep running totals every k requests (0: none). T is padded up to a
         multiple of k with masked rows.
-      chunk_size: cells per jitted call (default: all); results do not depend on it.
+      chunk_size: cells per jitted call; results do not depend on it. Default: as many as
+        fit ``memory_budget`` bytes (see :func:`cell_bytes`).
+      memory_budget: bytes of per-cell working memory one chunk may use.
       num_devices: shard cells over this many devices (default: all local devices).
       orders: request order per seed (default: :func:`request_order`).
       progress: optional callable ``progress(done_cells, total_cells)``.
     """
+    return run_sweeps(
+        [(x, labels, costs)],
+        [grid],
+        config,
+        method=method,
+        trace_every=trace_every,
+        chunk_size=chunk_size,
+        memory_budget=memory_budget,
+        num_devices=num_devices,
+        orders=None if orders is None else [orders],
+        progress=progress,
+    )[0]
+
+
+def run_sweeps(
+    streams: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    grids: Sequence[Grid],
+    config: EngineConfig,
+    *,
+    method: str = "fast",
+    trace_every: int = 0,
+    chunk_size: int | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    num_devices: int | None = None,
+    orders: Sequence[Mapping[int, np.ndarray] | None] | None = None,
+    progress=None,
+) -> list[SweepResult]:
+    """:func:`run_sweep` of ``grids[i]`` on ``streams[i] = (x, labels, costs)``, all at once.
+
+    The streams (e.g. the tasks of a zoo) are stacked into one table of rows and every cell
+    reads its own stream through its request order, padded to the longest stream with masked
+    rows: the cells of all streams share the jitted calls (one compilation, one dispatch per
+    chunk) and each cell's results are the same as with :func:`run_sweep` on its stream alone.
+    Arguments are those of :func:`run_sweep`; ``orders[i]`` is the order per seed of stream i.
+    Returns one :class:`SweepResult` per stream.
+    """
     if method not in ("fast", "generic"):
         raise ConfigError("method", f"unknown method {method!r}; choose 'fast' or 'generic'")
-    T = x.shape[0]
-    if labels.shape[0] != T or costs.shape[0] != T:
-        raise ConfigError("stream", "x, labels and costs must have the same number of rows")
+    if len(streams) != len(grids) or not streams:
+        raise ConfigError("streams", "give one grid per stream (and at least one stream)")
+    streams = [tuple(np.asarray(a) for a in s) for s in streams]
+    for x, labels, costs in streams:
+        if labels.shape[0] != x.shape[0] or costs.shape[0] != x.shape[0]:
+            raise ConfigError("stream", "x, labels and costs must have the same number of rows")
+        if x.shape[1:] != streams[0][0].shape[1:] or labels.shape[1:] != streams[0][1].shape[1:]:
+            raise ConfigError("stream", "every stream needs the same feature and model count")
     num_devices = num_devices or jax.local_device_count()
-    T_pad = _pad_to(T, trace_every) if trace_every > 0 else T
+    lengths = [x.shape[0] for x, _, _ in streams]
+    T_max = max(lengths)
+    T_pad = _pad_to(T_max, trace_every) if trace_every > 0 else T_max
     fdt = jnp.result_type(float)
-    pad = T_pad - T
-    xj = jnp.asarray(np.pad(x, ((0, pad), (0, 0))), fdt)
-    lj = jnp.asarray(np.pad(labels, ((0, pad), (0, 0))), fdt)
-    cj = jnp.asarray(np.pad(costs, ((0, pad), (0, 0))), fdt)
-    mj = jnp.asarray(np.arange(T_pad) < T)
-    seed_list = sorted(set(grid.seeds.tolist()))
-    orders = dict(orders or {})
-    order_of = {
-        s: np.concatenate(
-            [np.asarray(orders[s]) if s in orders else request_order(T, s), np.arange(T, T_pad)]
-        )
-        for s in seed_list
-    }
+    # One table: the streams' rows one after the other, then one (masked) padding row.
+    pad_row = sum(lengths)
 
-    chunk_size = chunk_size or grid.size
+    def stack(k):
+        rows = [s[k] for s in streams]
+        return jnp.asarray(np.concatenate([*rows, np.zeros((1, *rows[0].shape[1:]))]), fdt)
+
+    xj, lj, cj = stack(0), stack(1), stack(2)
+    mj = jnp.asarray(np.arange(pad_row + 1) < pad_row)
+    offsets = np.cumsum([0, *lengths[:-1]])
+    orders = list(orders) if orders is not None else [None] * len(streams)
+    order_of = {}
+    for i, grid in enumerate(grids):
+        given = dict(orders[i] or {})
+        for s in sorted(set(grid.seeds.tolist())):
+            order = np.asarray(given[s]) if s in given else request_order(lengths[i], s)
+            order_of[i, s] = np.concatenate(
+                [offsets[i] + order, np.full(T_pad - lengths[i], pad_row)]
+            )
+
+    # All cells in one list; ``stream_of`` says whose stream each one reads.
+    cells = Grid(
+        seeds=np.concatenate([g.seeds for g in grids]),
+        hparams=jax.tree.map(lambda *a: np.concatenate(a), *[g.hparams for g in grids]),
+    )
+    stream_of = np.concatenate([np.full(g.size, i) for i, g in enumerate(grids)])
+    if chunk_size is None:
+        per_cell = cell_bytes(
+            T_pad,
+            streams[0][0].shape[1],
+            streams[0][1].shape[1],
+            method,
+            trace_every,
+            np.dtype(fdt).itemsize,
+        )
+        chunk_size = max(num_devices, memory_budget // per_cell // num_devices * num_devices)
     parts = []
-    for lo in range(0, grid.size, chunk_size):
-        chunk = grid.take(np.arange(lo, min(lo + chunk_size, grid.size)))
+    for lo in range(0, cells.size, chunk_size):
+        index = np.arange(lo, min(lo + chunk_size, cells.size))
         parts.append(
-            _run_chunk(xj, lj, cj, mj, chunk, order_of, config, method, trace_every, num_devices)
+            _run_chunk(
+                xj,
+                lj,
+                cj,
+                mj,
+                cells.take(index),
+                stream_of[index],
+                order_of,
+                config,
+                method,
+                trace_every,
+                num_devices,
+            )
         )
         if progress is not None:
-            progress(min(lo + chunk_size, grid.size), grid.size)
+            progress(int(index[-1]) + 1, cells.size)
     summary = jax.tree.map(lambda *a: np.concatenate(a), *[p[0] for p in parts])
     trace = None
     if trace_every > 0:
         trace = jax.tree.map(lambda *a: np.concatenate(a), *[p[1] for p in parts])
-    return SweepResult(grid=grid, summary=summary, trace=trace, trace_every=trace_every)
+    results, lo = [], 0
+    for grid in grids:
+        take = lambda a, lo=lo, hi=lo + grid.size: a[lo:hi]  # noqa: E731
+        results.append(
+            SweepResult(
+                grid=grid,
+                summary=jax.tree.map(take, summary),
+                trace=None if trace is None else jax.tree.map(take, trace),
+                trace_every=trace_every,
+            )
+        )
+        lo += grid.size
+    return results
 
 
 def _run_chunk(
-    x, labels, costs, mask, chunk: Grid, order_of, config, method, trace_every, num_devices
+    x,
+    labels,
+    costs,
+    mask,
+    chunk: Grid,
+    stream_of,
+    order_of,
+    config,
+    method,
+    trace_every,
+    num_devices,
 ):
     n = chunk.size
     n_pad = _pad_to(n, num_devices)
     idx = np.concatenate([np.arange(n), np.zeros(n_pad - n, np.int64)])  # pad with cell 0
-    cells = chunk.take(idx)
-    hp = jax.tree.map(jnp.asarray, cells.hparams)
-    orders = jnp.asarray(np.stack([order_of[s] for s in cells.seeds.tolist()]))
+    cells, stream_of = chunk.take(idx), stream_of[idx]
     if method == "generic":
         summary, trace = _generic_batch(
             x,
             labels,
             costs,
             mask,
-            orders,
-            hp,
+            _orders(cells, stream_of, order_of),
+            jax.tree.map(jnp.asarray, cells.hparams),
             _keys(cells.seeds),
             config=config,
             trace_every=trace_every,
@@ -273,54 +388,92 @@ def _run_chunk(
         )
     else:
         summary, trace = _run_fast(
-            x, labels, costs, mask, cells, order_of, config, trace_every, num_devices
+            x, labels, costs, mask, cells, stream_of, order_of, config, trace_every, num_devices
         )
     take = lambda a: np.asarray(a)[:n]  # noqa: E731
     return jax.tree.map(take, summary), (None if trace is None else jax.tree.map(take, trace))
 
 
-def _run_fast(x, labels, costs, mask, cells: Grid, order_of, config, trace_every, num_devices):
-    # One learner trajectory per distinct (seed, c, learning_rate, epochs, feedback_rate).
+def _orders(cells: Grid, stream_of, order_of) -> jax.Array:
+    """[N, T] request orders (rows of the stacked table) of the cells."""
+    keys = zip(stream_of.tolist(), cells.seeds.tolist(), strict=True)
+    return jnp.asarray(np.stack([order_of[key] for key in keys]))
+
+
+def _balance(work: np.ndarray, num_devices: int) -> np.ndarray:
+    """Trajectory order (padded with repeats of the cheapest) whose contiguous per-device
+    blocks carry about equal ``work``: heaviest first, dealt in snake order."""
+    n = len(work)
+    per = -(-n // num_devices)
+    ranked = np.argsort(-work, kind="stable")
+    ranked = np.concatenate([ranked, np.repeat(ranked[-1:], per * num_devices - n)])
+    blocks = [[] for _ in range(num_devices)]
+    for r, j in enumerate(ranked.tolist()):
+        turn, pos = divmod(r, num_devices)
+        blocks[pos if turn % 2 == 0 else num_devices - 1 - pos].append(j)
+    return np.concatenate([np.asarray(b, np.int64) for b in blocks])
+
+
+def _run_fast(
+    x, labels, costs, mask, cells: Grid, stream_of, order_of, config, trace_every, num_devices
+):
+    # One learner trajectory per distinct (stream, seed, c, learning_rate, epochs, feedback_rate).
     sig = np.stack(
-        [cells.seeds.astype(np.float64)]
+        [stream_of.astype(np.float64), cells.seeds.astype(np.float64)]
         + [np.asarray(getattr(cells.hparams, k), np.float64) for k in LEARNER_KEYS],
         axis=1,
     )
     uniq, traj_index = np.unique(sig, axis=0, return_inverse=True)
+    traj_index = traj_index.ravel()
     first = np.array([np.flatnonzero(traj_index == j)[0] for j in range(len(uniq))])
-    n_traj = len(first)
-    n_traj_pad = _pad_to(n_traj, num_devices)
-    first = np.concatenate([first, np.repeat(first[:1], n_traj_pad - n_traj)])
-    traj = cells.take(first)
+    if num_devices > 1:
+        # Devices run their trajectories one after the other: balance the expected work
+        # (training steps and prediction windows), which varies 100-fold with c and epochs.
+        valid = np.asarray(mask)
+        hp = {k: np.asarray(getattr(cells.hparams, k))[first] for k in LEARNER_KEYS}
+        work = np.empty(len(first))
+        keys = zip(stream_of[first].tolist(), cells.seeds[first].tolist(), strict=True)
+        for j, key in enumerate(keys):
+            events = _expected_events(
+                int(valid[order_of[key]].sum()), hp["c"][j], hp["feedback_rate"][j]
+            )
+            work[j] = events * (hp["epochs"][j] + 1) + len(order_of[key]) / BIG_WINDOW
+        placed = _balance(work, num_devices)
+    else:
+        placed = np.arange(len(first))
+    traj = cells.take(first[placed])
+    # Where each trajectory landed (its first slot when the padding repeats it).
+    position = np.full(len(first), -1, np.int64)
+    for pos, j in enumerate(placed.tolist()):
+        if position[j] < 0:
+            position[j] = pos
     t_hp = jax.tree.map(jnp.asarray, traj.hparams)
-    t_keys = _keys(traj.seeds)
-    t_orders = jnp.asarray(np.stack([order_of[s] for s in traj.seeds.tolist()]))
-    counts = jax.jit(jax.vmap(count_training_events, (0, 0, 0, None)))(
-        t_keys, t_hp.c, t_hp.feedback_rate, mask
-    )
-    num_events = _bucket(int(np.max(np.asarray(counts))))
     learned = _learner_batch(
         x,
         labels,
         mask,
-        t_orders,
+        _orders(traj, stream_of[first[placed]], order_of),
         t_hp,
-        t_keys,
+        _keys(traj.seeds),
         config=config,
-        num_events=num_events,
+        num_events=int(next(iter(order_of.values())).shape[0]),
         num_devices=num_devices,
     )
-    hp = jax.tree.map(jnp.asarray, cells.hparams)
-    orders = jnp.asarray(np.stack([order_of[s] for s in cells.seeds.tolist()]))
     return _routing_batch(
         learned,
-        jnp.asarray(traj_index.ravel()),
+        jnp.asarray(position[traj_index]),
         labels,
         costs,
         mask,
-        orders,
-        hp,
+        _orders(cells, stream_of, order_of),
+        jax.tree.map(jnp.asarray, cells.hparams),
         config=config,
         trace_every=trace_every,
         num_devices=num_devices,
     )
+
+
+def _expected_events(num_requests: int, c: float, feedback_rate: float) -> float:
+    """E[number of explorations with feedback] = f * sum_t min(1, c / t^(1/4))."""
+    t = np.arange(1, num_requests + 1, dtype=np.float64)
+    return float(feedback_rate * np.minimum(1.0, c / t**0.25).sum())
