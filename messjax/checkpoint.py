@@ -210,8 +210,7 @@ def save_router(router, path: str | Path) -> Path:
     (replaced if it exists). Not allowed between ``route`` and ``observe``."""
     if router._pending is not None:
         raise MessjaxError(
-            "cannot save a router between route() and observe(): observe the pending "
-            "request first"
+            "cannot save a router between route() and observe(): observe the pending request first"
         )
     ocp = _ocp()
     path = Path(path).absolute()

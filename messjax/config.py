@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -46,7 +47,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "tasks": ["arc_challenge", "boolq"],
     "data": {"preset": "llama3", "num_requests": 1000, "seed": 0, "cost": "energy"},
     "featurizer": "hash",
-    "head": "linear",
+    "head": "mlp",
     "method": "fast",
     "seeds": [42, 43, 44],
     "alpha": None,
@@ -85,7 +86,7 @@ _Dumper.add_representer(
 
 def parse_yaml(text: str, source: str = "<string>") -> Any:
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as e:
         raise ConfigError(source, f"not valid YAML: {e}") from None
 
@@ -165,7 +166,7 @@ class SweepConfig:
     tasks: tuple[str, ...] = ()
     data: DataConfig = DataConfig()
     featurizer: str = "hash"
-    head: str = "linear"
+    head: str = "mlp"
     method: str = "fast"
     seeds: tuple[int, ...] = paper.SEEDS
     alpha: tuple[float, ...] | None = None
@@ -233,9 +234,6 @@ class SweepConfig:
         return self.wandb.group or f"{self.zoo}/{'+'.join(self.tasks) or 'all'}"
 
     # ---------------------------------------------------------------------- output
-    def replace(self, **changes) -> SweepConfig:
-        return config_from_dict({**self.to_dict(), **changes})
-
     def resolve(self, tasks: Sequence[str]) -> SweepConfig:
         """The config with ``tasks`` filled in and, for a single task, its paper defaults
         (alpha, learning rate, epochs) written out."""
@@ -243,8 +241,9 @@ class SweepConfig:
         if len(cfg.tasks) == 1:
             (task,) = cfg.tasks
             epochs, lr = cfg.predictor_for(task)
-            cfg = dataclasses.replace(cfg, alpha=cfg.alpha_for(task), epochs=epochs,
-                                      learning_rate=lr)
+            cfg = dataclasses.replace(
+                cfg, alpha=cfg.alpha_for(task), epochs=epochs, learning_rate=lr
+            )
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
@@ -272,10 +271,16 @@ class SweepConfig:
 
 # ------------------------------------------------------------------------ validation
 def _did_you_mean(key: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
+    """``"; did you mean 'x'?"`` for the closest of ``known``, else ``""``."""
+    known = list(known)
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
     if not close:
         close = [k for k in known if k.lower() == key.lower()]
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _unknown(what: str, value: str, known: Sequence[str]) -> str:
+    return f"unknown {what} {value!r}{_did_you_mean(value, known)} (known: {', '.join(known)})"
 
 
 def _type_name(v: Any) -> str:
@@ -302,9 +307,7 @@ def _as_choice(key: str, v: Any, choices: Sequence[str]) -> str:
     if not isinstance(v, str):
         raise ConfigError(key, f"must be one of {', '.join(choices)}; got {v!r}")
     if v not in choices:
-        raise ConfigError(
-            key, f"unknown value {v!r}{_did_you_mean(v, choices)} Choose from {', '.join(choices)}"
-        )
+        raise ConfigError(key, _unknown("value", v, choices))
     return v
 
 
@@ -318,6 +321,19 @@ def _as_str(key: str, v: Any, *, allow_none: bool = False) -> str | None:
 
 def _as_list(v: Any) -> list:
     return list(v) if isinstance(v, list | tuple) else [v]
+
+
+#: Valid values of the numeric axes (the same rules as messjax.core.types.make_hparams).
+_RANGES = {
+    "alpha": (lambda x: 0 < x < 1, "must be in (0, 1)"),
+    "V": (lambda x: x > 0, "must be > 0"),
+    "c": (lambda x: x > 0, "must be > 0"),
+    "learning_rate": (lambda x: x >= 0, "must be >= 0"),
+    "epochs": (lambda x: x >= 0, "must be an integer >= 0"),
+    "feedback_rate": (lambda x: 0 < x <= 1, "must be in (0, 1]"),
+    "inference_cost": (lambda x: x >= 0, "must be >= 0"),
+    "training_cost": (lambda x: x >= 0, "must be >= 0"),
+}
 
 
 def _axis(key: str, v: Any) -> tuple | None:
@@ -338,9 +354,10 @@ def _axis(key: str, v: Any) -> tuple | None:
             raise ConfigError(
                 key, f"must be a number or a list of numbers, got {x!r} ({_type_name(x)})"
             )
-    from messjax.core.types import make_hparams  # the engine's own range checks
-
-    make_hparams(**{key: [float(x) for x in values]})
+    ok, rule = _RANGES[key]
+    for x in values:
+        if not math.isfinite(x) or not ok(x):
+            raise ConfigError(key, f"{rule}, got {x!r}")
     return tuple(int(x) for x in values) if key == "epochs" else tuple(float(x) for x in values)
 
 
@@ -352,9 +369,7 @@ def _section(key: str, raw: Any, cls):
     known = [f.name for f in dataclasses.fields(cls)]
     for k in raw:
         if k not in known:
-            raise ConfigError(
-                f"{key}.{k}", f"unknown key{_did_you_mean(str(k), known)} Known: {', '.join(known)}"
-            )
+            raise ConfigError(f"{key}.{k}", _unknown("key", str(k), known))
     return dict(raw)
 
 
@@ -365,9 +380,7 @@ def _zoo(v: Any) -> str:
     if os.sep in v or "/" in v or v.endswith(".csv") or Path(v).exists():
         return v  # a log folder or CSV; read (and checked) when the sweep loads it
     raise ConfigError(
-        "zoo",
-        f"unknown zoo {v!r}{_did_you_mean(v, ZOO_NAMES)} Known: {', '.join(ZOO_NAMES)} "
-        "(or a path to a log folder or CSV file)",
+        "zoo", _unknown("zoo", v, ZOO_NAMES) + "; or give a path to a log folder or CSV file"
     )
 
 
@@ -387,10 +400,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
     known = [f.name for f in dataclasses.fields(SweepConfig)]
     for k in raw:
         if k not in known:
-            raise ConfigError(
-                str(k), f"unknown key{_did_you_mean(str(k), [*known, 'task'])} "
-                f"Known: {', '.join(known)}"
-            )
+            raise ConfigError(str(k), _unknown("key", str(k), known))
     kw: dict[str, Any] = {}
     if "zoo" in raw:
         kw["zoo"] = _zoo(raw["zoo"])
@@ -428,8 +438,9 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
                 if t not in preset_tasks:
                     raise ConfigError(
                         "tasks",
-                        f"unknown task {t!r} of synthetic preset {kw['data'].preset!r}"
-                        f"{_did_you_mean(t, preset_tasks)} Known: {', '.join(preset_tasks)}",
+                        _unknown(
+                            f"task of synthetic preset {kw['data'].preset!r}:", t, preset_tasks
+                        ),
                     )
         kw["tasks"] = tuple(tasks)
 
@@ -506,7 +517,9 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
             if child is None:
                 child = node[part] = {}
             if not isinstance(child, dict):
-                raise ConfigError(".".join(path[: i + 1]), "is not a section (cannot set a sub-key)")
+                raise ConfigError(
+                    ".".join(path[: i + 1]), "is not a section (cannot set a sub-key)"
+                )
             node = child
         node[path[-1]] = value
     return out
@@ -553,11 +566,7 @@ def load_tables(cfg: SweepConfig, data_dir: str | os.PathLike | None = None) -> 
     out = {}
     for t in tasks:
         if t not in known:
-            raise ConfigError(
-                "tasks",
-                f"unknown task {t!r} of zoo {cfg.zoo!r}{_did_you_mean(t, known)} "
-                f"Known: {', '.join(known)}",
-            )
+            raise ConfigError("tasks", _unknown(f"task of zoo {cfg.zoo!r}:", t, known))
         table = zoo.select_task(t)
         if cfg.data.num_requests is not None and cfg.data.num_requests < table.num_requests:
             table = table.take(range(cfg.data.num_requests))

@@ -199,10 +199,7 @@ def log_wandb(
         run_dir = Path(run.dir).parent
     finally:
         run.finish()
-    try:
-        wandb.teardown()  # stop the wandb-core service process this call started
-    except Exception:  # noqa: BLE001 (older wandb versions)
-        pass
+    wandb.teardown()  # stop the wandb-core service process this call started
     return run_dir
 
 
@@ -234,10 +231,19 @@ def _wandb_curves(wandb, rows, traces) -> dict[str, Any]:
             row = rows[int(r)]
             for j in idx:
                 curve_rows.append(
-                    [task, int(r), row["seed"], row["alpha"], row["V"], row["c"],
-                     int(tr["num_requests"][i, j]), float(sat[i, j]),
-                     float(tr["virtual_queue"][i, j]), float(avg_cost[i, j]),
-                     *[float(s) for s in shares[i, j]]]
+                    [
+                        task,
+                        int(r),
+                        row["seed"],
+                        row["alpha"],
+                        row["V"],
+                        row["c"],
+                        int(tr["num_requests"][i, j]),
+                        float(sat[i, j]),
+                        float(tr["virtual_queue"][i, j]),
+                        float(avg_cost[i, j]),
+                        *[float(s) for s in shares[i, j]],
+                    ]
                 )
         xs = [int(v) for v in np.mean(tr["num_requests"], axis=0)[idx]]
         for field, title in (("satisfaction", "satisfaction"), ("virtual_queue", "virtual queue")):
@@ -329,6 +335,11 @@ def normalize_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{k: _parse(k, v) for k, v in r.items()} for r in csv.DictReader(io.StringIO(text))]
 
 
+def _aligned(table: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in table]
+
+
 def _mean_std(a: np.ndarray) -> str:
     """``mean ± std`` with three significant digits on the mean, as many decimals on both."""
     m, sd = float(np.mean(a)), float(np.std(a))
@@ -344,8 +355,17 @@ def results_table(rows: Sequence[Mapping[str, Any]]) -> str:
     by_task: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
         by_task.setdefault(r["task"], []).append(r)
-    axes = ("alpha", "V", "c", "learning_rate", "epochs", "feedback_rate", "cost_estimator",
-            "inference_cost", "training_cost")
+    axes = (
+        "alpha",
+        "V",
+        "c",
+        "learning_rate",
+        "epochs",
+        "feedback_rate",
+        "cost_estimator",
+        "inference_cost",
+        "training_cost",
+    )
     blocks = []
     for task, trs in by_task.items():
         varying = [a for a in axes if a in trs[0] and len({str(r[a]) for r in trs}) > 1]
@@ -353,28 +373,35 @@ def results_table(rows: Sequence[Mapping[str, Any]]) -> str:
         groups: dict[tuple, list[Mapping[str, Any]]] = {}
         for r in trs:
             groups.setdefault(tuple(r[a] for a in varying), []).append(r)
-        models = [k[len("share_"):] for k in trs[0] if k.startswith("share_")]
+        models = [k[len("share_") :] for k in trs[0] if k.startswith("share_")]
         div, unit = cost_scale([r["total_cost"] for r in trs], trs[0]["cost_unit"])
         seeds = len({r["seed"] for r in trs})
-        head = [*varying, f"cost ({unit})", "satisfaction (%)", "SLA met",
-                f"calls % ({'/'.join(models)})"]
+        head = [
+            *varying,
+            f"cost ({unit})",
+            "satisfaction (%)",
+            "SLA met",
+            f"calls % ({'/'.join(models)})",
+        ]
         lines = []
         for key, grp in groups.items():
             cost = np.array([r["total_cost"] for r in grp]) / div
             sat = np.array([r["satisfaction"] for r in grp]) * 100
             met = sum(bool(r["sla_met"]) for r in grp)
             shares = [np.mean([r[f"share_{m}"] for r in grp]) * 100 for m in models]
-            lines.append([
-                *[f"{v:g}" if isinstance(v, float) else str(v) for v in key],
-                _mean_std(cost),
-                f"{sat.mean():.1f} ± {sat.std():.1f}",
-                f"{met}/{len(grp)}",
-                "/".join(f"{s:.0f}" for s in shares),
-            ])
-        widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(head)]
-        fmt = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+            lines.append(
+                [
+                    *[f"{v:g}" if isinstance(v, float) else str(v) for v in key],
+                    _mean_std(cost),
+                    f"{sat.mean():.1f} ± {sat.std():.1f}",
+                    f"{met}/{len(grp)}",
+                    "/".join(f"{s:.0f}" for s in shares),
+                ]
+            )
         n = trs[0]["num_requests"]
-        title = (f"{trs[0]['zoo']} / {task}: {n} requests, {len(trs)} cells; mean ± std over "
-                 f"{seeds} seed{'s' if seeds > 1 else ''}")
-        blocks.append("\n".join([title, fmt(head), *(fmt(line) for line in lines)]))
+        title = (
+            f"{trs[0]['zoo']} / {task}: {n} requests, {len(trs)} cells; mean ± std over "
+            f"{seeds} seed{'s' if seeds > 1 else ''}"
+        )
+        blocks.append("\n".join([title, *_aligned([head, *lines])]))
     return "\n\n".join(blocks)

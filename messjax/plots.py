@@ -145,12 +145,12 @@ def _trace_figure(view: _TaskView, tr, row_pos, fn, ylabel: str, what: str, sla:
             if xs is not None:
                 ax.plot(xs, ys, label=f"V = {_fmt(V)}", lw=1.4)
         if sla:
-            ax.axhline(alpha, color="k", ls="--", lw=1, label=f"SLA target α = {_fmt(alpha)}")
+            ax.axhline(alpha, color="k", ls="--", lw=1, label="SLA target α")
         ax.set_title(f"α = {_fmt(alpha)}")
         ax.set_xlabel("requests processed")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right upper", fontsize="small")
     fig.suptitle(view.title(what, f"c = {_fmt(view.c_ref)}"))
     return fig
 
@@ -173,10 +173,13 @@ def _shares_figure(view: _TaskView, tr, row_pos):
         ax.set_title(f"α = {_fmt(alpha)}")
         ax.set_xlabel("requests processed")
         ax.set_ylabel("requests served by model so far (%)")
-        ax.legend(fontsize="small", loc="lower right", title="model (cheapest first)")
-    fig.suptitle(
-        view.title("model-call shares", f"V = {_fmt(view.V_ref)}, c = {_fmt(view.c_ref)}")
+    fig.legend(
+        *axes[0, 0].get_legend_handles_labels(),
+        loc="outside right upper",
+        fontsize="small",
+        title="model\n(cheapest first)",
     )
+    fig.suptitle(view.title("model-call shares", f"V = {_fmt(view.V_ref)}, c = {_fmt(view.c_ref)}"))
     return fig
 
 
@@ -246,13 +249,27 @@ def draw_figures(
             continue
         row_pos = {int(r): i for i, r in enumerate(tr["row"])}
         save(
-            _trace_figure(view, tr, row_pos, _satisfaction, "share of satisfied requests so far",
-                          "satisfaction over the stream", sla=True),
+            _trace_figure(
+                view,
+                tr,
+                row_pos,
+                _satisfaction,
+                "share of satisfied requests so far",
+                "satisfaction over the stream",
+                sla=True,
+            ),
             f"satisfaction_{task}.png",
         )
         save(
-            _trace_figure(view, tr, row_pos, _queue, "virtual queue Q",
-                          "virtual queue over the stream", sla=False),
+            _trace_figure(
+                view,
+                tr,
+                row_pos,
+                _queue,
+                "virtual queue Q",
+                "virtual queue over the stream",
+                sla=False,
+            ),
             f"queue_{task}.png",
         )
         save(_shares_figure(view, tr, row_pos), f"shares_{task}.png")

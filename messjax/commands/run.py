@@ -21,18 +21,30 @@ HELP = "run a MESS+ sweep (default: the embedded synthetic zoo) and print a resu
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", default=None, metavar="FILE",
-        help="YAML config (default: the embedded configs/synthetic.yaml)")
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="YAML config (default: the embedded configs/synthetic.yaml)",
+    )
     parser.add_argument(
-        "--zoo", default=None,
+        "--zoo",
+        default=None,
         help="zoo: synthetic, llama3, qwen2, llama3+qwen2 or a log path (real zoos need "
-             "--data-dir or MESSJAX_DATA_DIR)")
+        "--data-dir or MESSJAX_DATA_DIR)",
+    )
     parser.add_argument(
-        "--task", action="append", default=None, metavar="TASK",
-        help="task to run (repeatable; default: the config's, or the paper's 8 for a real zoo)")
+        "--task",
+        action="append",
+        default=None,
+        metavar="TASK",
+        help="task to run (repeatable; default: the config's, or the paper's 8 for a real zoo)",
+    )
     parser.add_argument(
-        "--out", default=None, metavar="DIR",
-        help="also write summary.csv, traces, figures, checkpoints and a wandb run here")
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="also write summary.csv, traces, figures, checkpoints and a wandb run here",
+    )
     add_config_arguments(parser)
 
 
@@ -59,8 +71,8 @@ def main(args: argparse.Namespace) -> int:
         raw["wandb"] = {**(raw.get("wandb") or {}), "mode": "disabled"}
     cfg = config_from_dict(apply_overrides(raw, overrides(args)))
     outcome = execute(
-        cfg, args.out, data_dir=data_dir(args), restart=args.restart,
-        progress=not args.no_progress)
+        cfg, args.out, data_dir=data_dir(args), restart=args.restart, progress=not args.no_progress
+    )
     print(results_table(outcome.rows))
     print()
     print(report(outcome))

@@ -220,7 +220,7 @@ def execute(
 
 def _run_summary(rows: list[dict[str, Any]], outcome: SweepOutcome) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "cells": len(rows),
+        "num_cells": len(rows),
         "seconds_sweep": round(outcome.sweep_seconds, 3),
         "seconds_features": round(outcome.feature_seconds, 3),
         "chunks_computed": outcome.chunks_computed,
@@ -242,12 +242,19 @@ def report(outcome: SweepOutcome) -> str:
         f"{outcome.chunks_computed} chunk(s) computed, {resumed} resumed from checkpoints)"
     ]
     if outcome.out_dir is not None:
-        lines.append(f"wrote {outcome.out_dir}/: summary.csv, config.yaml, "
-                     f"{'traces.npz, ' if outcome.traces else ''}figures/, checkpoints/")
+        lines.append(
+            f"wrote {outcome.out_dir}/: summary.csv, config.yaml, "
+            f"{'traces.npz, ' if outcome.traces else ''}figures/, checkpoints/"
+        )
     if outcome.wandb_dir is not None:
-        lines.append(f"wandb run: {outcome.wandb_dir}"
-                     + (f" (upload: wandb sync {outcome.wandb_dir})"
-                        if outcome.wandb_dir.name.startswith("offline-") else ""))
+        lines.append(
+            f"wandb run: {outcome.wandb_dir}"
+            + (
+                f" (upload: wandb sync {outcome.wandb_dir})"
+                if outcome.wandb_dir.name.startswith("offline-")
+                else ""
+            )
+        )
     return "\n".join(lines)
 
 

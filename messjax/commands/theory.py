@@ -1,0 +1,68 @@
+"""``messjax theory [--json PATH] [--quick] [--strict]``: check the MESS+ bounds on the engine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+NAME = "theory"
+HELP = (
+    "measure the drift-plus-penalty bounds (violation vs T, cost gap vs V, queue vs V, "
+    "explorations) on an exactly solvable i.i.d. zoo"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="PATH", default=None, help="write the full report here")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes (seconds; slopes are noisy)"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if a bound that applies was violated or a slope is off its target",
+    )
+
+
+def _fmt(v) -> str:
+    return "inf" if v is None else f"{v:.3g}"
+
+
+def main(args: argparse.Namespace) -> int:
+    from messjax.theory import run_checks  # noqa: PLC0415  (keeps `messjax --help` fast)
+
+    report = run_checks(
+        quick=args.quick, progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)
+    )
+    checks = report["checks"]
+    lo_v, hi_v = report["targets"]["violation_slope_T"]
+    lo_c, hi_c = report["targets"]["cost_gap_slope_V"]
+    print(f"messjax theory ({'quick' if report['quick'] else 'full'}, {report['runtime_s']:.0f} s)")
+    print(
+        f"  violation_slope_T = {_fmt(report['violation_slope_T'])}  "
+        f"(target [{lo_v}, {hi_v}], alpha = s_max = "
+        f"{checks['violation_vs_T']['alpha']:.3f}, V = {checks['violation_vs_T']['V']})"
+    )
+    print(
+        f"  cost_gap_slope_V  = {_fmt(report['cost_gap_slope_V'])}  "
+        f"(target [{lo_c}, {hi_c}], alpha = {checks['cost_gap_vs_V']['alpha']})"
+    )
+    print("  queue (max over replicates) vs Theorem 1c bound:")
+    for V, q, b in zip(report["queue_V"], report["max_queue"], report["queue_bound"], strict=True):
+        print(f"    V = {V:8.3g}   max Q = {q:8.3g}   bound = {_fmt(b)}")
+    print("  checks:")
+    for name, check in checks.items():
+        print(f"    {name:22s} {check['status']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"  report written to {args.json}")
+    if args.strict:
+        applies = report["guarantee_applies"]
+        failed = [k for k, ok in report["held"].items() if applies[k] and not ok]
+        failed += [k for k, ok in report["in_target"].items() if not ok]
+        if failed:
+            print(f"messjax theory: failed: {', '.join(failed)}", file=sys.stderr)
+            return 1
+    return 0

@@ -1,0 +1,138 @@
+"""Orbax checkpoints: the live router restores to the exact same decisions; sweep chunks."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from messjax.checkpoint import SweepCheckpoint, chunk_bounds
+from messjax.core.episode import Summary, Totals
+from messjax.data import synthetic_zoo
+from messjax.errors import MessjaxError
+from messjax.router import Router
+
+D = 16
+
+
+@pytest.fixture(scope="module")
+def stream():
+    table = synthetic_zoo("toy", num_requests=200, seed=3)
+    x = np.random.default_rng(0).normal(size=(200, D)).astype(np.float32)
+    return x, table.labels, table.costs, table.models
+
+
+def make_router(models) -> Router:
+    return Router.create(
+        list(models),
+        D,
+        head="mlp",
+        seed=7,
+        alpha=0.7,
+        V=1e-3,
+        c=0.8,
+        learning_rate=0.05,
+        epochs=2,
+        cost_estimator="running_mean",
+    )
+
+
+def feed(router: Router, stream, lo: int, hi: int) -> list:
+    x, labels, costs, _ = stream
+    log = []
+    for t in range(lo, hi):
+        d = router.route(x[t])
+        if d.explore:
+            out = router.observe(labels[t], costs[t])
+        else:
+            out = router.observe(labels[t, d.model_index], costs[t, d.model_index])
+        log.append((d.model_index, d.explore, d.feedback, d.s_hat.tolist(), out))
+    return log
+
+
+def test_restored_router_decides_like_an_uninterrupted_one(stream, tmp_path):
+    straight = make_router(stream[3])
+    expected = feed(straight, stream, 0, 200)
+
+    first = make_router(stream[3])
+    got = feed(first, stream, 0, 100)
+    first.save(tmp_path / "router")
+    first.save(tmp_path / "router")  # overwriting is fine
+    del first
+
+    restored = Router.restore(tmp_path / "router")
+    assert restored.models == tuple(stream[3]) and restored.seed == 7
+    assert restored.config == straight.config and restored.num_requests == 100
+    assert jax.tree.map(float, restored.hparams) == jax.tree.map(float, straight.hparams)
+    got += feed(restored, stream, 100, 200)
+
+    assert got == expected  # every decision, s_hat and outcome, bit for bit
+    explores = [e for _, e, *_ in expected]
+    assert any(explores[:100]) and any(explores[100:])  # the predictor trained on both sides
+    same = jax.tree.map(lambda a, b: bool(np.array_equal(a, b)), restored.state, straight.state)
+    assert all(jax.tree.leaves(same))
+
+
+def test_cannot_save_between_route_and_observe(stream, tmp_path):
+    router = make_router(stream[3])
+    router.route(stream[0][0])
+    with pytest.raises(MessjaxError, match="between route"):
+        router.save(tmp_path / "r")
+    with pytest.raises(MessjaxError, match="no router checkpoint"):
+        Router.restore(tmp_path / "missing")
+
+
+def test_sweep_checkpoint_roundtrip_and_identity(tmp_path):
+    n, p, m = 4, 3, 2
+    rng = np.random.default_rng(0)
+    summary = Summary(
+        num_requests=np.full(n, 9, np.int32),
+        total_cost=rng.random(n, np.float32),
+        satisfaction=rng.random(n, np.float32),
+        sla_met=np.array([True, False, True, True]),
+        explore_count=np.arange(n, dtype=np.int32),
+        feedback_count=np.arange(n, dtype=np.int32),
+        served_counts=np.ones((n, m), np.int32),
+        query_counts=np.ones((n, m), np.int32),
+        cumulative_violation=rng.random(n, np.float32),
+        max_queue=rng.random(n, np.float32),
+        final_queue=rng.random(n, np.float32),
+        final_ideal_queue=rng.random(n, np.float32),
+    )
+    trace = Totals(
+        **{
+            k: np.stack([np.asarray(v)] * p, axis=1)
+            for k, v in {
+                "num_requests": summary.num_requests,
+                "total_cost": summary.total_cost,
+                "satisfied": summary.satisfaction,
+                "explore_count": summary.explore_count,
+                "feedback_count": summary.feedback_count,
+                "served_counts": summary.served_counts,
+                "query_counts": summary.query_counts,
+                "cumulative_violation": summary.cumulative_violation,
+                "max_queue": summary.max_queue,
+                "virtual_queue": summary.final_queue,
+                "ideal_queue": summary.final_ideal_queue,
+            }.items()
+        }
+    )
+    with SweepCheckpoint(tmp_path / "ck", {"config": {"alpha": [0.5]}}) as ck:
+        assert ck.completed("t") == [] and ck.load("t", 0) is None
+        ck.save("t", 1, summary, None)
+        ck.save("t/2", 0, summary, trace)
+    with SweepCheckpoint(tmp_path / "ck", {"config": {"alpha": [0.5]}}) as ck:
+        assert ck.completed("t") == [1]
+        s, tr = ck.load("t", 1)
+        assert tr is None
+        for k in ("total_cost", "sla_met", "served_counts"):
+            np.testing.assert_array_equal(getattr(s, k), getattr(summary, k))
+            assert getattr(s, k).dtype == getattr(summary, k).dtype
+        _, tr = ck.load("t/2", 0)
+        np.testing.assert_array_equal(tr.served_counts, trace.served_counts)
+    from messjax.checkpoint import CheckpointMismatch
+
+    with pytest.raises(CheckpointMismatch, match=r"config\.alpha"):
+        SweepCheckpoint(tmp_path / "ck", {"config": {"alpha": [0.6]}})
+    assert chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert chunk_bounds(10, None) == [(0, 10)]

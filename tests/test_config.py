@@ -1,0 +1,154 @@
+"""Sweep configs: the shipped YAML files, validation errors naming the key, overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from messjax import cli, paper
+from messjax.config import (
+    DEFAULT_CONFIG,
+    SweepConfig,
+    apply_overrides,
+    config_from_dict,
+    load_config,
+    parse_yaml,
+    read_yaml,
+)
+from messjax.errors import ConfigError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_default_config_is_configs_synthetic_yaml():
+    # `messjax run` uses the embedded dict (works from a wheel); the file documents it.
+    assert read_yaml(CONFIGS / "synthetic.yaml") == DEFAULT_CONFIG
+    cfg = load_config(None)
+    assert cfg.zoo == "synthetic" and cfg.data.preset == "llama3"
+    for task in cfg.tasks:
+        assert cfg.num_cells(task) == 3 * 3 * 3 * 3
+
+
+@pytest.mark.parametrize("zoo", ["llama3", "qwen2"])
+@pytest.mark.parametrize("task", paper.PAPER_TASKS)
+def test_paper_configs_carry_the_paper_grid(zoo, task):
+    cfg = load_config(CONFIGS / zoo / f"{task}.yaml")
+    assert (cfg.zoo, cfg.tasks) == (zoo, (task,))
+    assert cfg.alpha == paper.ALPHA_GRID[zoo][task]
+    assert cfg.seeds == paper.SEEDS and cfg.V == paper.V_GRID and cfg.c == paper.C_GRID
+    epochs, lr = paper.predictor_preset(task)
+    assert cfg.epochs == (epochs,) and cfg.learning_rate == (lr,)
+    assert cfg.num_cells(task) == 108
+    assert cfg.featurizer == "hash" and cfg.wandb.mode == "offline"
+
+
+def test_overrides_parse_yaml_values_and_dotted_keys():
+    cfg = load_config(
+        CONFIGS / "llama3" / "arc_challenge.yaml",
+        ["alpha=[0.5,0.6]", "V=1e-4", "wandb.mode=disabled", "data.num_requests=50", "c=1"],
+    )
+    assert cfg.alpha == (0.5, 0.6)
+    assert cfg.V == (1e-4,)  # "1e-4" is a float, not PyYAML 1.1's string
+    assert cfg.c == (1.0,)
+    assert cfg.wandb.mode == "disabled" and cfg.data.num_requests == 50
+    assert parse_yaml("1e-4") == 1e-4 and parse_yaml("[1e-5, 2E3]") == [1e-5, 2000.0]
+
+
+def test_task_override_replaces_tasks():
+    raw = apply_overrides(DEFAULT_CONFIG, ["task=piqa"])
+    assert config_from_dict(raw).tasks == ("piqa",)
+    assert DEFAULT_CONFIG["tasks"] == ["arc_challenge", "boolq"]  # not mutated
+
+
+def test_paper_defaults_per_task_and_resolve():
+    cfg = load_config(None, ["tasks=[logiqa]"])
+    assert cfg.alpha is None and cfg.learning_rate is None
+    assert cfg.alpha_for("logiqa") == paper.ALPHA_GRID["llama3"]["logiqa"]
+    assert cfg.predictor_for("logiqa") == ((5,), (0.0272,))
+    resolved = cfg.resolve(["logiqa"])
+    assert resolved.alpha == (0.3, 0.4, 0.45) and resolved.epochs == (5,)
+    again = config_from_dict(parse_yaml(resolved.to_yaml()))
+    assert again == resolved
+
+
+def test_grid_order_seeds_outermost():
+    cfg = load_config(None, ["tasks=[arc_challenge]", "seeds=[1,2]", "V=[1e-4]", "c=[0.1,1]"])
+    grid = cfg.grid("arc_challenge")
+    assert grid.size == 2 * 3 * 2 == cfg.num_cells("arc_challenge")
+    assert grid.seeds.tolist() == [1] * 6 + [2] * 6
+
+
+@pytest.mark.parametrize(
+    ("override", "key", "words"),
+    [
+        ("alhpa=0.5", "alhpa", "did you mean 'alpha'"),
+        ("wandb.mod=offline", "wandb.mod", "did you mean 'mode'"),
+        ("alpha=1.5", "alpha", "(0, 1)"),
+        ("alpha=[0.5,0]", "alpha", "(0, 1)"),
+        ("V=0", "V", "> 0"),
+        ("c=-1", "c", "> 0"),
+        ("feedback_rate=1.5", "feedback_rate", "(0, 1]"),
+        ("zoo=lama3", "zoo", "did you mean 'llama3'"),
+        ("featurizer=bert", "featurizer", "unknown value"),
+        ("head=mpl", "head", "did you mean 'mlp'"),
+        ("method=slow", "method", "unknown value"),
+        ("V=abc", "V", "must be a number"),
+        ("seeds=[1,x]", "seeds", "integer"),
+        ("epochs=1.5", "epochs", "integer"),
+        ("trace_every=ten", "trace_every", "integer"),
+        ("chunk_size=0", "chunk_size", ">= 1"),
+        ("wandb.mode=sometimes", "wandb.mode", "unknown value"),
+        ("data=5", "data", "mapping"),
+        ("tasks=[arc_chalenge]", "tasks", "did you mean 'arc_challenge'"),
+        ("cost_estimator=oracel", "cost_estimator", "did you mean 'oracle'"),
+    ],
+)
+def test_bad_values_name_the_key(override, key, words):
+    with pytest.raises(ConfigError) as e:
+        load_config(None, [override])
+    assert e.value.key == key
+    assert f"'{key}'" in str(e.value) and words in str(e.value)
+
+
+def test_bad_config_file_fails_in_the_cli(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("zoo: synthetic\ntask: arc_challenge\nalpha: 1.5\n")
+    assert cli.main(["sweep", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "config key 'alpha'" in err and "(0, 1)" in err
+    assert not (tmp_path / "o").exists()  # nothing was started
+
+    bad.write_text("zoo: synthetic\nV: [1e-4]\nexplore: 0.1\n")
+    assert cli.main(["sweep", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "config key 'explore': unknown key" in capsys.readouterr().err
+
+    bad.write_text("zoo: [llama3]\n")
+    assert cli.main(["sweep", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "config key 'zoo'" in capsys.readouterr().err
+
+    assert cli.main(["sweep", "--config", str(tmp_path / "nope.yaml"), "--out", "o"]) == 2
+    assert "no such config file" in capsys.readouterr().err
+
+
+def test_unknown_real_task_is_a_config_error(tmp_path, capsys):
+    # Real zoos are checked against the loaded table; an empty data dir fails first.
+    rc = cli.main(
+        [
+            "sweep",
+            "--config",
+            str(CONFIGS / "llama3" / "boolq.yaml"),
+            "--out",
+            str(tmp_path / "o"),
+            "--data-dir",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
+    assert rc == 2
+    assert "messplus-llama3" in capsys.readouterr().err
+
+
+def test_defaults_of_the_dataclass_are_the_paper_grid():
+    cfg = SweepConfig()
+    assert cfg.V == paper.V_GRID and cfg.c == paper.C_GRID and cfg.seeds == paper.SEEDS
