@@ -80,6 +80,9 @@ and ``exp(eta Q_t)`` is a supermartingale there for the Lundberg exponent ``eta`
 
 minimised over ``lam0``. ``Q_start`` is the largest queue of a warm-up (before (A5) holds),
 0 for an exact predictor. The bound grows linearly in V with slope ~ ``lambda(alpha)``.
+The ``eps`` route to ``p(lam0)`` is loose; all the argument needs is the router's
+type-averaged satisfaction probability at prices ``>= lam0``, which :func:`run_checks`
+measures from the engine's own predictor.
 
 Theorem 2 (cost)
 ----------------
@@ -97,6 +100,29 @@ order ``V / T`` bought with the allowed violation; :func:`run_checks` therefore 
 1/V law on the *satisfaction-adjusted* gap ``R = mean cost + lambda* (alpha - mean s) - c*``
 (``>= 0`` in expectation for any policy, and ``<= B / V + V lambda*^2 / (2 T) + ...`` by the
 same sums), with a V-independent floor (explorations, predictor error) fitted jointly.
+
+The checks (:func:`run_checks`, ``messjax theory``)
+---------------------------------------------------
+On :func:`typed_zoo` (12 types, 3 models, ``s_max = 0.855``), each replicate samples a fresh
+i.i.d. stream and runs one vmapped sweep over all its cells; the engine uses a linear head with
+plain SGD (:func:`theory_engine_config`), ``c = 2``, oracle costs.
+
+- *violation vs T*: zero slack (``alpha = s_max``), where Theorem 1's ``T^(-1/2)`` is attained
+  (with slack ``Q_T`` stays bounded and the violation falls like ``1/T``). Measured
+  ``E[Q_T] / T`` (mean over replicates; ``>= (alpha - mean s)^+``), slope fitted for
+  ``T >= violation_fit_from`` over the V with ``2 V lambda* <= sqrt(2 B T)`` ("T >> V").
+- *cost gap vs V* (``alpha = 0.7``): ``R`` over requests ``T/4 .. T`` (after the predictor's
+  warm-up and the queue's ramp to ``V lambda*``), fitted as ``a V^s + floor`` where
+  ``V lambda* >= 2``; the raw gap is compared with Theorem 2's bound (``eps`` = the measured
+  mean of ``max_m |s_hat - P|``).
+- *queue vs V*: each run's maximum queue against Theorem 1c with that run's warm-up maximum
+  (first 1/16 of the stream) and its measured router drift, at confidence
+  ``1 - fail_prob`` for all runs together (Bonferroni).
+- *exploration*: explorations against :func:`expected_explorations` over c and T.
+- *infeasible alpha* (``s_max + 0.05``) and *non-stationary* streams (type mix shifts at T/2;
+  ``mild``: both halves feasible, ``severe``: the second half alone is not): the theorems do
+  not apply; the report says so (``guarantee_applies``) and shows whether the i.i.d. bounds
+  still held.
 """
 
 from __future__ import annotations
@@ -140,6 +166,7 @@ __all__ = [
     "typed_zoo",
     "violation_bound",
     "violation_bound_dual",
+    "zoo_policy",
 ]
 
 #: Done-when ranges of the fitted slopes on the i.i.d. zoo (issue 6).
@@ -643,11 +670,11 @@ class TheorySizes:
     """
 
     num_requests: int = 1 << 16
-    replicates: int = 24
+    replicates: int = 48
     trace_every: int = 256
     violation_V: tuple[float, ...] = (0.01, 0.1, 1.0)
-    violation_fit_from: int = 4096
-    cost_V: tuple[float, ...] = tuple(float(v) for v in np.geomspace(0.05, 400.0, 14))
+    violation_fit_from: int = 1024
+    cost_V: tuple[float, ...] = tuple(0.05 * 2.0**i for i in range(12))
     cost_fit_min_price: float = 2.0  # fit the 1/V law where V * lambda* >= this
     slack_alpha: float = 0.7
     infeasible_margin: float = 0.05
@@ -658,7 +685,7 @@ class TheorySizes:
     exploration_requests: int = 1 << 14
     exploration_seeds: int = 4
     exploration_c: tuple[float, ...] = (0.1, 0.3, 1.0, 2.0)
-    c: float = 1.0
+    c: float = 2.0
     learning_rate: float = 0.1
     fail_prob: float = 0.05
     warmup_blocks: int = 16  # the first of this many blocks is the predictor's warm-up
@@ -732,13 +759,18 @@ _DRIFT_PRICES = np.concatenate([np.geomspace(1e-3, 1e4, 211), [np.inf]])
 
 def _router_drift(zoo: TypedZoo, stream: TypedStream, s_hat, explore, blocks: int):
     """Measured Theorem 1c input: for each price ``lam`` in :data:`_DRIFT_PRICES`, the
-    smallest (over post-warm-up blocks) mean of ``P[type, argmin_m C - lam s_hat]`` over the
-    exploitation requests — the satisfaction probability of the learned router's choices."""
+    smallest (over post-warm-up blocks) type-averaged satisfaction probability
+    ``sum_k pi_k mean_{t in block, type k} P[k, argmin_m C - lam s_hat_t]`` of the learned
+    router's exploitation choices (weighting types by pi, not by their count in the block,
+    keeps the sampling noise of the type mix out of it)."""
     T = len(stream)
     size = T // blocks
     rows = np.arange(size, size * blocks)  # skip the warm-up block
     rows = rows[~explore[rows]]
-    blk = rows // size
+    K = zoo.num_types
+    cell = (rows // size - 1) * K + stream.types[rows]  # (block, type) index
+    n_cells = (blocks - 1) * K
+    counts = np.bincount(cell, minlength=n_cells).reshape(blocks - 1, K)
     P = zoo.success[stream.types[rows]]
     C = stream.costs[rows].astype(float)
     S = s_hat[rows]
@@ -746,9 +778,10 @@ def _router_drift(zoo: TypedZoo, stream: TypedStream, s_hat, explore, blocks: in
     for i, lam in enumerate(_DRIFT_PRICES):
         score = -S if np.isinf(lam) else C - lam * S
         got = P[np.arange(len(rows)), np.argmin(score, axis=1)]
-        sums = np.bincount(blk, got, minlength=blocks)[1:]
-        counts = np.maximum(np.bincount(blk, minlength=blocks)[1:], 1)
-        out[i] = (sums / counts).min()
+        sums = np.bincount(cell, got, minlength=n_cells).reshape(blocks - 1, K)
+        # a type absent from a block counts as its worst model there (conservative)
+        per_type = np.where(counts > 0, sums / np.maximum(counts, 1), zoo.success.min(axis=1))
+        out[i] = (per_type @ zoo.type_probs).min()
     return out
 
 
@@ -790,13 +823,15 @@ def _drift_table(zoo: TypedZoo, alpha: float, eps: float):
     return cands, np.array(ps), np.array(etas)
 
 
-def _queue_bounds(table, alpha: float, V, T: int, start: float, fail_prob: float) -> np.ndarray:
-    """Theorem 1c bound for every V at once, from a :func:`_drift_table`."""
+def _queue_bounds(table, alpha: float, V, T: int, start, fail_prob: float) -> np.ndarray:
+    """Theorem 1c bound for every V at once (``start``: scalar or per V), from a
+    :func:`_drift_table`."""
     cands, _, etas = table
     ok = etas > 0
     if not ok.any():
         return np.full(len(V), np.inf)
     theta = np.maximum(np.asarray(V, float)[:, None] * cands[None, ok], 1.0 - alpha)
+    start = np.broadcast_to(np.asarray(start, float), (len(V),))[:, None]
     b = np.maximum(start, theta + alpha) + math.log(T / fail_prob) / etas[None, ok]
     return b.min(axis=1)
 
@@ -821,12 +856,8 @@ def _fit_common_slope(x, ys) -> tuple[float, list[float]]:
 
 def _status(held: bool, applies: bool, reason: str) -> str:
     if not applies:
-        return (
-            "guarantee does not apply ("
-            + reason
-            + "); bound "
-            + ("held anyway" if held else "VIOLATED, as expected")
-        )
+        verdict = "held anyway" if held else "was violated"
+        return f"guarantee does not apply ({reason}); the i.i.d. bound {verdict}"
     return "bound held" if held else "BOUND VIOLATED"
 
 
@@ -886,6 +917,13 @@ def _violation_check(zoo, sizes, runs, alpha, kind: str):
         if 2 * V * pol.price <= math.sqrt(2 * B * sizes.violation_fit_from)
     ] or [int(np.argmin(Vs))]
     common, own = _fit_common_slope(T_pts[fit], [q_over_t[i][fit] for i in small_V])
+    per_run = np.array([np.asarray(r.trace.virtual_queue)[sl] / T_pts for r, _ in runs])
+    rng = np.random.default_rng(0)
+    boot = []
+    for _ in range(200):  # replicates resampled with replacement
+        m = per_run[rng.integers(0, len(runs), len(runs))].mean(axis=0)
+        boot.append(_fit_common_slope(T_pts[fit], [m[i][fit] for i in small_V])[0])
+    ci = np.nanpercentile(boot, [2.5, 97.5]).tolist()
     own = [loglog_slope(T_pts[fit], q[fit]) for q in q_over_t]
     n_exp = expected_explorations(sizes.c, T_pts.astype(np.int64))
     per_V = []
@@ -934,6 +972,7 @@ def _violation_check(zoo, sizes, runs, alpha, kind: str):
         ],
         "fit_from_T": sizes.violation_fit_from,
         "slope_common": common,
+        "slope_common_ci95": ci,
         "slope_V": [Vs[i] for i in small_V],
         "per_V": per_V,
         "held": held_all,
@@ -951,12 +990,40 @@ def _cost_and_queue_checks(zoo, sizes, runs, alpha):
     sat = np.array([np.asarray(r.summary.satisfaction)[sl] for r, _ in runs])
     n_exp = np.array([np.asarray(r.summary.explore_count)[sl] for r, _ in runs])
     gap = cost - pol.cost
-    adj = gap + pol.price * (alpha - sat)
+    # the 1/V law is fitted on requests T/4..T: after the predictor's warm-up and the queue's
+    # ramp to V lambda* (both cost O(1/T) in total, the ramp O(V/T))
+    T_pts = np.asarray(runs[0][0].trace.num_requests)[0]
+    i0 = int(np.searchsorted(T_pts, T // 4))
+    n_win = T - int(T_pts[i0])
+
+    def window(field):
+        return np.array(
+            [
+                np.asarray(getattr(r.trace, field))[sl][:, -1]
+                - np.asarray(getattr(r.trace, field))[sl][:, i0]
+                for r, _ in runs
+            ]
+        )
+
+    adj = window("total_cost") / n_win + pol.price * (alpha - window("satisfied") / n_win)
+    adj = adj - pol.cost
     S = len(runs)
-    adj_mean, adj_se = adj.mean(0), adj.std(0, ddof=1) / math.sqrt(S) if S > 1 else 0 * adj[0]
+    adj_mean = adj.mean(0)
+    adj_se = adj.std(0, ddof=1) / math.sqrt(S) if S > 1 else np.zeros_like(adj_mean)
     fit_mask = Vs * pol.price >= sizes.cost_fit_min_price
-    weights = 1.0 / np.maximum(np.asarray(adj_se, float), 1e-4) ** 2
+    weights = 1.0 / np.maximum(adj_se, 1e-4) ** 2
     fit = fit_power_law(Vs[fit_mask], adj_mean[fit_mask], weights[fit_mask])
+    rng = np.random.default_rng(1)
+    boot = [  # replicates resampled with replacement, coarser slope grid
+        fit_power_law(
+            Vs[fit_mask],
+            adj[rng.integers(0, S, S)].mean(0)[fit_mask],
+            weights[fit_mask],
+            slopes=np.arange(-3.0, 0.0, 0.01),
+        )["slope"]
+        for _ in range(100)
+    ]
+    fit["slope_ci95"] = np.nanpercentile(boot, [2.5, 97.5]).tolist()
     mid = fit_mask & (Vs * pol.price <= 10 * sizes.cost_fit_min_price)
     raw_slope = loglog_slope(
         Vs[mid], adj_mean[mid] - (fit["floor"] if np.isfinite(fit["floor"]) else 0.0)
@@ -978,7 +1045,8 @@ def _cost_and_queue_checks(zoo, sizes, runs, alpha):
         "price": pol.price,
         "cost_gap": gap.mean(0).tolist(),
         "adjusted_gap": adj_mean.tolist(),
-        "adjusted_gap_se": np.asarray(adj_se).tolist(),
+        "adjusted_gap_window": [int(T_pts[i0]), T],
+        "adjusted_gap_se": adj_se.tolist(),
         "satisfaction": sat.mean(0).tolist(),
         "fit": {**fit, "V_min": float(Vs[fit_mask].min()) if fit_mask.any() else None},
         "slope_minus_floor_mid": raw_slope,
@@ -989,26 +1057,31 @@ def _cost_and_queue_checks(zoo, sizes, runs, alpha):
     }
     # queue: per replicate, Theorem 1c with that run's warm-up max and post-warm-up error
     t_w = T // sizes.warmup_blocks
-    T_pts = np.asarray(runs[0][0].trace.num_requests)[0]
     i_w = int(np.searchsorted(T_pts, t_w))
     maxq = np.array([np.asarray(r.summary.max_queue)[sl] for r, _ in runs])
+    # Bonferroni: "no run above its bound" at confidence 1 - fail_prob over all runs
+    fail_prob = sizes.fail_prob / (len(runs) * len(Vs))
     bnds, bnds_eps = [], []
     for (r, d), eps in zip(runs, eps_sup, strict=True):
-        start = float(np.asarray(r.trace.max_queue)[sl][:, i_w].max())
+        start = np.asarray(r.trace.max_queue)[sl][:, i_w].astype(float)  # per V
         table = _measured_drift_table(zoo, alpha, d["drift"])
-        bnds.append(_queue_bounds(table, alpha, Vs, T, start, sizes.fail_prob))
+        bnds.append(_queue_bounds(table, alpha, Vs, T, start, fail_prob))
         bnds_eps.append(
-            _queue_bounds(_drift_table(zoo, alpha, eps), alpha, Vs, T, start, sizes.fail_prob)
+            _queue_bounds(_drift_table(zoo, alpha, eps), alpha, Vs, T, start, fail_prob)
         )
-    exact = _queue_bounds(_drift_table(zoo, alpha, 0.0), alpha, Vs, T, 0.0, sizes.fail_prob)
+    exact = _queue_bounds(_drift_table(zoo, alpha, 0.0), alpha, Vs, T, 0.0, fail_prob)
     bnds = np.array(bnds)
     q_held = bool(np.all(maxq <= bnds))
+    worst = np.argmax(maxq / bnds, axis=0)  # per V, the run closest to its bound
+    cols = np.arange(len(Vs))
     queue_check = {
         "alpha": alpha,
         "V": Vs.tolist(),
-        "max_queue": maxq.max(0).tolist(),
+        "max_queue": maxq[worst, cols].tolist(),
+        "bound": bnds[worst, cols].tolist(),
+        "max_queue_all_runs": maxq.max(0).tolist(),
         "mean_max_queue": maxq.mean(0).tolist(),
-        "bound": bnds.min(0).tolist(),
+        "bound_min_over_runs": bnds.min(0).tolist(),
         "bound_exact_predictor": exact.tolist(),
         "bound_from_error": np.array(bnds_eps).min(0).tolist(),
         "drift_satisfaction_measured": np.min([d["drift"] for _, d in runs], axis=0).tolist(),
@@ -1017,7 +1090,8 @@ def _cost_and_queue_checks(zoo, sizes, runs, alpha):
         "predictor_error_after_warmup": eps_sup,
         "warmup_requests": t_w,
         "max_ratio_to_bound": float(np.max(maxq / bnds)),
-        "fail_prob": sizes.fail_prob,
+        "ratio_to_bound_by_V": np.max(maxq / bnds, axis=0).tolist(),
+        "fail_prob_per_run": fail_prob,
         "held": q_held,
     }
     return cost_check, queue_check
@@ -1125,6 +1199,7 @@ def _shift_check(zoo, sizes, alpha, kind: str, progress):
     progress(f"non-stationary ({kind}) done")
     T_pts = np.asarray(runs[0].trace.num_requests)[0].astype(float)
     q_over_t = np.mean([np.asarray(r.trace.virtual_queue) / T_pts for r in runs], axis=0)
+    running = np.mean([np.asarray(r.trace.satisfied) / T_pts for r in runs], axis=0)
     sat = np.mean([np.asarray(r.summary.satisfaction) for r in runs], axis=0)
     cost = np.mean([np.asarray(r.summary.total_cost) / T for r in runs], axis=0)
     maxq = np.max([np.asarray(r.summary.max_queue) for r in runs], axis=0)
@@ -1155,6 +1230,7 @@ def _shift_check(zoo, sizes, alpha, kind: str, progress):
         "phases_feasible": phase_feasible,
         "T": T_pts.astype(int).tolist(),
         "violation_Q_over_T": q_over_t.tolist(),
+        "running_satisfaction": running.tolist(),
         "final_violation_positive_part": np.maximum(0.0, alpha - sat).tolist(),
         "satisfaction": sat.tolist(),
         "cost_gap_vs_mixture_optimum": (cost - pol_mix.cost).tolist(),
