@@ -8,6 +8,8 @@ Input is a :class:`messjax.core.episode.Summary` with a leading seed axis ``[S]`
 - ``satisfaction``: final share of satisfied requests (not a mean of running averages);
 - ``sla_met``: ``satisfaction >= alpha`` (up to float32 rounding, 1e-6);
 - ``cumulative_violation``: ``sum_t max(0, alpha - sat_t)``, ``sat_t`` the running satisfaction;
+- ``final_queue``: the virtual queue Q at the end (large: the SLA was out of reach, for MESS+
+  the rule had become ``argmax_m s_hat[m]``);
 - ``share_<model>``: share of requests served by each model; ``explore_share``: share of
   requests on which every model was queried (MESS+ explorations).
 
@@ -52,6 +54,7 @@ def seed_metrics(
         "satisfaction": satisfaction,
         "sla_met": satisfaction >= alpha - SLA_TOL,
         "cumulative_violation": np.asarray(summary.cumulative_violation, np.float64),
+        "final_queue": np.asarray(summary.final_queue, np.float64),
         "explore_share": np.asarray(summary.explore_count, np.float64) / n,
         "num_requests": np.asarray(summary.num_requests),
     }
@@ -94,6 +97,7 @@ def method_row(
         satisfaction_std=agg["satisfaction_std"],
         sla_met_seeds=agg["sla_met_seeds"],
         cumulative_violation=agg["cumulative_violation"],
+        final_queue=agg["final_queue"],
         num_requests=int(agg["num_requests"]),
     )
     for name in models:

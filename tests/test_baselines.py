@@ -53,8 +53,15 @@ def test_oracle_by_hand(alpha, cost, z_large, feasible):
 def _oracle_linprog(s, E, alpha):
     T, M = s.shape
     a_eq = np.kron(np.eye(T), np.ones(M))
-    res = linprog(E.ravel(), A_ub=-s.ravel()[None], b_ub=[-alpha * T], A_eq=a_eq,
-                  b_eq=np.ones(T), bounds=(0, None), method="highs")
+    res = linprog(
+        E.ravel(),
+        A_ub=-s.ravel()[None],
+        b_ub=[-alpha * T],
+        A_eq=a_eq,
+        b_eq=np.ones(T),
+        bounds=(0, None),
+        method="highs",
+    )
     return res.fun if res.status == 0 else None
 
 
@@ -99,8 +106,15 @@ def test_mixture_matches_linprog():
         alpha = rng.uniform(0.0, acc.max())
         p, ok = B.mixture_lp(acc, cost, alpha)
         p = np.asarray(p, float)
-        res = linprog(cost, A_ub=-acc[None], b_ub=[-alpha], A_eq=np.ones((1, M)), b_eq=[1],
-                      bounds=(0, None), method="highs")
+        res = linprog(
+            cost,
+            A_ub=-acc[None],
+            b_ub=[-alpha],
+            A_eq=np.ones((1, M)),
+            b_eq=[1],
+            bounds=(0, None),
+            method="highs",
+        )
         assert bool(ok) and res.status == 0
         assert p @ cost == pytest.approx(res.fun, rel=1e-4)
         assert p @ acc >= alpha - 1e-5 and (p > 1e-7).sum() <= 2
@@ -114,8 +128,12 @@ def test_single_model_and_summary():
     np.testing.assert_allclose(summary.served_counts, [[0, 4], [0, 4]])
     assert summary.sla_met.all()
     # Running satisfaction 0, 1/2, 2/3 and queue 1/2, 0, 0: by hand for one fixed order.
-    one = B.summarize(np.array([1, 0, 1]), np.array([[0, 0], [1, 1], [0, 1]]),
-                      np.array([[1, 2], [1, 2], [1, 2]]), 0.5)
+    one = B.summarize(
+        np.array([1, 0, 1]),
+        np.array([[0, 0], [1, 1], [0, 1]]),
+        np.array([[1, 2], [1, 2], [1, 2]]),
+        0.5,
+    )
     assert one.cumulative_violation == pytest.approx(0.5)
     assert one.max_queue == pytest.approx(0.5) and one.final_queue == pytest.approx(0.0)
     assert one.total_cost == pytest.approx(5.0) and one.satisfaction == pytest.approx(2 / 3)
@@ -204,8 +222,13 @@ def test_run_baselines_names():
     _, s, E = _separable(30, rng, 3)
     test = _table(s, E, models=("small", "medium", "large"))
     out = B.run_baselines(test, 0.7, [42, 43])  # no training table: no trained routers
-    assert list(out) == ["single-small", "single-medium", "single-large", "random-constraint",
-                         "oracle"]
+    assert list(out) == [
+        "single-small",
+        "single-medium",
+        "single-large",
+        "random-constraint",
+        "oracle",
+    ]
     assert [r.hindsight for r in out.values()] == [False, False, False, True, True]
     for r in out.values():
         assert r.summary.total_cost.shape == (2,)

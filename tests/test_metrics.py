@@ -16,10 +16,17 @@ def _toy() -> MethodResult:
     served = np.array([[0, 0, 1, 1], [1, 1, 1, 1]])
     labels = np.array([[0, 1], [1, 1], [0, 1], [1, 0]], float)
     costs = np.tile([1e5, 1e6], (4, 1))
-    summary = summarize(served, np.broadcast_to(labels, (2, 4, 2)),
-                        np.broadcast_to(costs, (2, 4, 2)), 0.6)
-    return MethodResult("toy", 0.6, np.array([42, 43]), summary, hindsight=False,
-                        info={"threshold": np.array([0.2, 0.4])})
+    summary = summarize(
+        served, np.broadcast_to(labels, (2, 4, 2)), np.broadcast_to(costs, (2, 4, 2)), 0.6
+    )
+    return MethodResult(
+        "toy",
+        0.6,
+        np.array([42, 43]),
+        summary,
+        hindsight=False,
+        info={"threshold": np.array([0.2, 0.4])},
+    )
 
 
 def test_seed_metrics_by_hand():

@@ -163,9 +163,9 @@ def build_streams(
 
 
 def load_table(zoo: str, data_dir: str | None, max_requests: int | None = None):
-    """``((full table, rows kept), zoo name)``: a zoo name or log folder, or
-    ``synthetic[:<preset>]`` (the embedded synthetic zoo); ``max_requests`` keeps the first
-    rows of every task (to shrink a run)."""
+    """``(table, zoo name)``: a zoo name or log folder, or ``synthetic[:<preset>]`` (the
+    embedded synthetic zoo); ``max_requests`` keeps the first rows of every task (to shrink a
+    run)."""
     from messjax.data import load_zoo, synthetic_zoo
 
     if zoo.startswith("synthetic"):
@@ -179,14 +179,10 @@ def load_table(zoo: str, data_dir: str | None, max_requests: int | None = None):
         for w in caught:
             print(f"messjax reproduce: note: {w.message}", file=sys.stderr)
         name = zoo if zoo in ("llama3", "qwen2", "llama3+qwen2") else table.name
-    keep = np.arange(len(table))
     if max_requests:
-        keep = np.sort(
-            np.concatenate(
-                [np.flatnonzero(table.tasks == t)[:max_requests] for t in table.task_names]
-            )
-        )
-    return (table, keep), name
+        keep = [np.flatnonzero(table.tasks == t)[:max_requests] for t in table.task_names]
+        table = table.take(np.sort(np.concatenate(keep)))
+    return table, name
 
 
 # ------------------------------------------------------------------------------ evaluation
@@ -475,8 +471,7 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("seeds", f"must be >= 1, got {args.seeds}")
     seeds = list(SEEDS[: args.seeds]) + list(range(SEEDS[-1] + 1, 42 + args.seeds))
     featurizer = args.featurizer or default_featurizer()
-    (full, keep), zoo = load_table(args.zoo, data_dir(args), args.max_requests)
-    table = full.take(keep)
+    table, zoo = load_table(args.zoo, data_dir(args), args.max_requests)
     tasks = [t for t in args.tasks.split(",") if t] if args.tasks else None
     streams = build_streams(table, zoo_alphas(zoo), args.scenario, tasks)
     suffix = "" if args.scenario == "main" else f"-{args.scenario}"
@@ -489,8 +484,7 @@ def main(args: argparse.Namespace) -> int:
         f"featurizer {featurizer}"
     )
     t0 = time.perf_counter()
-    # Features of the whole zoo (one cache entry), rows taken after any truncation.
-    x = table_features(full, featurizer, cache_dir=args.cache_dir, progress=True)[keep]
+    x = table_features(table, featurizer, cache_dir=args.cache_dir, progress=True)
     print(f"  features {x.shape} in {time.perf_counter() - t0:.0f} s")
     training = RouterTraining(**({"steps": args.router_steps} if args.router_steps else {}))
     rows, _ = reproduce(
