@@ -1,0 +1,64 @@
+"""``messjax bench --quick`` end to end: the report's keys, values and the decision check.
+
+It runs in a subprocess: the benchmark splits the CPU into XLA devices, which must happen before
+JAX's backend starts (and must not leak into the other tests of this worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+KEYS = (
+    "device",
+    "compile_s",
+    "run_s",
+    "requests_per_s",
+    "numpy_loop_requests_per_s",
+    "speedup_vs_numpy_loop",
+    "speedup_vs_reference_style",
+    "decisions_match_numpy",
+    "encode_s",
+    "total_request_steps",
+    "episodes",
+    "first_call_s",
+    "phases_s",
+    "jax_version",
+    "cpu_count",
+)
+
+
+@pytest.mark.slow
+def test_bench_quick_end_to_end(tmp_path):
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, MESSJAX_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "messjax", "bench", "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert json.loads(proc.stdout) == report  # also printed
+    for key in KEYS:
+        assert key in report, key
+    assert report["quick"] is True
+    assert report["decisions_match_numpy"] is True
+    assert report["numpy_loop"]["decisions_float64_agreement"] == 1.0
+    assert report["episodes"] == 8
+    assert report["total_request_steps"] == 8 * 240
+    for key in ("run_s", "requests_per_s", "numpy_loop_requests_per_s", "speedup_vs_numpy_loop"):
+        assert report[key] > 0, key
+    assert report["compile_s"] >= 0 and report["encode_s"] >= 0
+    assert report["first_call_s"] >= report["run_s"]
+    if report["featurizer"] == "minilm":  # the reference-style loop needs the encoder
+        assert report["speedup_vs_reference_style"] > 0
+    else:
+        assert report["speedup_vs_reference_style"] is None
