@@ -10,5 +10,12 @@ from messjax.experiment import sweep_table
 from messjax.router import Router
 
 __version__ = "0.1.0"
-__all__ = ["EngineConfig", "Hyperparams", "Router", "make_grid", "make_hparams", "run_sweep",
-           "sweep_table"]
+__all__ = [
+    "EngineConfig",
+    "Hyperparams",
+    "Router",
+    "make_grid",
+    "make_hparams",
+    "run_sweep",
+    "sweep_table",
+]

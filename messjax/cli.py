@@ -23,7 +23,8 @@ def _command_modules():
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="messjax", description="MESS+ LLM request routing with SLA guarantees, in JAX.")
+        prog="messjax", description="MESS+ LLM request routing with SLA guarantees, in JAX."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for mod in _command_modules():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)

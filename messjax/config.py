@@ -156,6 +156,8 @@ class SweepConfig:
       tasks: the tasks to sweep, one grid per task (empty: every task of the zoo).
       featurizer: ``hash`` (4096-d hashed n-grams) or ``minilm`` (frozen all-MiniLM-L6-v2).
       head: ``linear`` or ``mlp`` (the paper's Linear-LayerNorm-ReLU-Dropout-Linear).
+      replay: exploration replay buffer of the predictor (0: the paper; see
+        :class:`messjax.core.types.EngineConfig`).
       method: ``fast`` (factorised learner/routing passes) or ``generic`` (the full step).
       seeds: episode seeds; each shuffles the request order and draws the coins.
       trace_every: keep running totals every k requests for the curves (0: none).
@@ -167,6 +169,7 @@ class SweepConfig:
     data: DataConfig = DataConfig()
     featurizer: str = "hash"
     head: str = "mlp"
+    replay: int = 0
     method: str = "fast"
     seeds: tuple[int, ...] = paper.SEEDS
     alpha: tuple[float, ...] | None = None
@@ -463,6 +466,8 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
             kw[key] = _axis(key, raw[key])
     if "trace_every" in raw:
         kw["trace_every"] = _as_int("trace_every", raw["trace_every"], minimum=0)
+    if "replay" in raw:
+        kw["replay"] = _as_int("replay", raw["replay"], minimum=0)
     if "chunk_size" in raw:
         kw["chunk_size"] = _as_int("chunk_size", raw["chunk_size"], minimum=1, allow_none=True)
 

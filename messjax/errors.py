@@ -17,8 +17,15 @@ class DataError(MessjaxError):
     0-based row index, not counting any header).
     """
 
-    def __init__(self, problem: str, *, source: str | None = "<table>", column: str | None = None,
-                 row: int | None = None, line: int | None = None):
+    def __init__(
+        self,
+        problem: str,
+        *,
+        source: str | None = "<table>",
+        column: str | None = None,
+        row: int | None = None,
+        line: int | None = None,
+    ):
         self.problem, self.source, self.column = problem, source, column
         self.row, self.line = row, line
         where = [f"file {source}"] if source is not None else []

@@ -40,14 +40,16 @@ def sweep_table(
     num_devices: int | None = None,
     cache_dir=None,
     progress=None,
+    **engine: Any,
 ) -> SweepResult:
     """MESS+ on every cell of ``grid`` over ``table`` (one stream; each seed shuffles it).
 
-    ``x`` overrides the featurizer with precomputed embeddings (rows aligned with the table).
+    ``x`` overrides the featurizer with precomputed embeddings (rows aligned with the table);
+    ``engine`` are further :class:`EngineConfig` fields (e.g. ``replay=256``).
     """
     if x is None:
         x = table_features(table, featurizer, cache_dir=cache_dir)
-    config = engine_config(table, x, head)
+    config = engine_config(table, x, head, **engine)
     return run_sweep(
         np.asarray(x),
         table.labels,

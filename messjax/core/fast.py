@@ -29,7 +29,12 @@ from messjax.core.step import (
     route_step,
 )
 from messjax.core.types import EngineConfig, Hyperparams
-from messjax.predictor import predict_logits, train_on_example
+from messjax.predictor import (
+    predict_logits,
+    replay_positions,
+    train_on_batch,
+    train_on_example,
+)
 
 #: Row windows of the segment matrix products: big ones, then small ones for the tail.
 BIG_WINDOW, SMALL_WINDOW = 64, 8
@@ -119,9 +124,27 @@ def learner_pass(
         s_hat = _predict_rows(params, x_padded, s_hat, starts[k], ends[k], config)
         row = rows[k]
         epochs = jnp.where(events[k] < T, hp.epochs, 0)
-        params, opt_state = train_on_example(
-            params, opt_state, x[row], labels[row], train_keys[k], hp.learning_rate, epochs, config
-        )
+        if config.replay == 0:
+            params, opt_state = train_on_example(
+                params,
+                opt_state,
+                x[row],
+                labels[row],
+                train_keys[k],
+                hp.learning_rate,
+                epochs,
+                config,
+            )
+        else:
+            # The step's ring buffer after k + 1 insertions: position j holds event
+            # k - ((k - j) mod replay).
+            j = replay_positions(train_keys[k], k + 1, config)
+            replayed = rows[k - (k - j) % config.replay]
+            xb = jnp.concatenate([x[row][None], x[replayed]])
+            yb = jnp.concatenate([labels[row][None], labels[replayed]])
+            params, opt_state = train_on_batch(
+                params, opt_state, xb, yb, train_keys[k], hp.learning_rate, epochs, config
+            )
         return params, opt_state, s_hat
 
     # num_trains + 1 segments: one per training event, then the tail after the last one.

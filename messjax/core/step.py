@@ -29,12 +29,19 @@ from messjax.core.types import (
     Hyperparams,
     LearnerState,
     QueueState,
+    ReplayBuffer,
     Request,
     RouterState,
     StepOutput,
     float_dtype,
 )
-from messjax.predictor import init_predictor, predict_logits, train_on_example
+from messjax.predictor import (
+    init_predictor,
+    predict_logits,
+    replay_positions,
+    train_on_batch,
+    train_on_example,
+)
 
 LAST_EXPLORE, RUNNING_MEAN, ORACLE = (COST_ESTIMATORS.index(n) for n in COST_ESTIMATORS)
 
@@ -73,7 +80,17 @@ def next_queue(queue, alpha, satisfaction) -> jax.Array:
 # ------------------------------------------------------------------------------ state init
 def init_learner(key: jax.Array, config: EngineConfig) -> LearnerState:
     params, opt_state = init_predictor(jax.random.fold_in(key, 0), config)  # requests use t >= 1
-    return LearnerState(params=params, opt_state=opt_state, t=jnp.zeros((), jnp.int32), key=key)
+    replay = None
+    if config.replay > 0:
+        dt = float_dtype()
+        replay = ReplayBuffer(
+            x=jnp.zeros((config.replay, config.feature_dim), dt),
+            labels=jnp.zeros((config.replay, config.num_models), dt),
+            count=jnp.zeros((), jnp.int32),
+        )
+    return LearnerState(
+        params=params, opt_state=opt_state, t=jnp.zeros((), jnp.int32), key=key, replay=replay
+    )
 
 
 def init_queue(config: EngineConfig) -> QueueState:
@@ -118,16 +135,43 @@ def queue_decide(queue: QueueState, explore, s_hat, costs, hp: Hyperparams, conf
 def learner_update(
     learner: LearnerState, x, labels, explore, feedback, hp: Hyperparams, config: EngineConfig
 ) -> LearnerState:
-    """Train on (x, labels) if this was an exploration with feedback; advance the clock."""
+    """Train on (x, labels) if this was an exploration with feedback; advance the clock.
+
+    With ``config.replay > 0`` the example first enters the replay buffer and each gradient
+    step uses it plus ``replay_batch - 1`` stored examples (:func:`replay_positions`).
+    """
     t = learner.t + 1
     _, _, train_key = request_randomness(learner.key, t)
+    trains = explore & feedback
     # A trip count of 0 skips training without lax.cond, which vmap would turn into a select
     # that trains on every request.
-    epochs = jnp.where(explore & feedback, hp.epochs, 0)
-    params, opt_state = train_on_example(
-        learner.params, learner.opt_state, x, labels, train_key, hp.learning_rate, epochs, config
+    epochs = jnp.where(trains, hp.epochs, 0)
+    if learner.replay is None:
+        params, opt_state = train_on_example(
+            learner.params,
+            learner.opt_state,
+            x,
+            labels,
+            train_key,
+            hp.learning_rate,
+            epochs,
+            config,
+        )
+        return learner.replace(params=params, opt_state=opt_state, t=t)
+    buf = learner.replay
+    pos = buf.count % config.replay
+    buf = ReplayBuffer(
+        x=jnp.where(trains, buf.x.at[pos].set(x), buf.x),
+        labels=jnp.where(trains, buf.labels.at[pos].set(labels), buf.labels),
+        count=buf.count + trains,
     )
-    return learner.replace(params=params, opt_state=opt_state, t=t)
+    replayed = replay_positions(train_key, buf.count, config)
+    xb = jnp.concatenate([x[None], buf.x[replayed]])
+    yb = jnp.concatenate([labels[None], buf.labels[replayed]])
+    params, opt_state = train_on_batch(
+        learner.params, learner.opt_state, xb, yb, train_key, hp.learning_rate, epochs, config
+    )
+    return learner.replace(params=params, opt_state=opt_state, t=t, replay=buf)
 
 
 def queue_update(

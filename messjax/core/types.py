@@ -151,6 +151,12 @@ class EngineConfig:
         such as the 4096 hashed n-grams, where a d x d layer would cost 16M parameters.
       dropout: dropout rate of the MLP head during training.
       momentum, weight_decay, clip_norm: the Optax chain of MESSPLUS.md section 4.
+      replay: capacity of an exploration replay buffer (0: the paper, each exploration trains
+        on its own example only). With replay > 0 every gradient step uses the new example
+        plus ``replay_batch - 1`` examples drawn uniformly from the last ``replay``
+        explorations — a messjax extension (not in the paper) against the predictor tracking
+        only its last few examples.
+      replay_batch: examples per gradient step when replay > 0.
     """
 
     num_models: int
@@ -161,6 +167,8 @@ class EngineConfig:
     momentum: float = 0.9
     weight_decay: float = 0.01
     clip_norm: float = 1.0
+    replay: int = 0
+    replay_batch: int = 16
 
     def __post_init__(self):
         if self.head not in HEADS:
@@ -171,6 +179,10 @@ class EngineConfig:
             raise ConfigError("feature_dim", "must be >= 1")
         if not 0 <= self.dropout < 1:
             raise ConfigError("dropout", f"must be in [0, 1), got {self.dropout}")
+        if self.replay < 0:
+            raise ConfigError("replay", f"must be >= 0, got {self.replay}")
+        if self.replay_batch < 1:
+            raise ConfigError("replay_batch", f"must be >= 1, got {self.replay_batch}")
 
     @property
     def hidden(self) -> int:
@@ -195,6 +207,19 @@ class LearnerState:
     opt_state: Any
     t: jax.Array
     key: jax.Array
+    replay: ReplayBuffer | None = None
+
+
+@struct.dataclass
+class ReplayBuffer:
+    """The last ``capacity`` explorations with feedback (ring buffer; ``EngineConfig.replay``).
+
+    Exploration number e (0-based) is stored at position ``e % capacity``.
+    """
+
+    x: jax.Array  # [capacity, d]
+    labels: jax.Array  # [capacity, M]
+    count: jax.Array  # explorations stored so far (may exceed capacity)
 
 
 @struct.dataclass

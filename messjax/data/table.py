@@ -64,12 +64,18 @@ class RoutingTable:
             raise DataError("the table has no models", source=self.source)
         for field, arr in (("labels", self.labels), ("costs", self.costs)):
             if arr.shape != (T, M):
-                raise DataError(f"{field} has shape {arr.shape}, expected {(T, M)}",
-                                source=self.source, column=field)
+                raise DataError(
+                    f"{field} has shape {arr.shape}, expected {(T, M)}",
+                    source=self.source,
+                    column=field,
+                )
         for field, arr in (("tasks", self.tasks), ("ids", self.ids)):
             if arr.shape != (T,):
-                raise DataError(f"{field} has shape {arr.shape}, expected {(T,)}",
-                                source=self.source, column=field)
+                raise DataError(
+                    f"{field} has shape {arr.shape}, expected {(T,)}",
+                    source=self.source,
+                    column=field,
+                )
         if len(set(self.models)) != M:
             raise DataError(f"duplicate model names {self.models}", source=self.source)
         validate_arrays(self.labels, self.costs, self.models, source=self.source)
@@ -78,8 +84,12 @@ class RoutingTable:
             seen: set = set()
             for row, k in enumerate(keys):
                 if k in seen:
-                    raise DataError(f"duplicate request id {k[1]!r} in task {k[0]!r}",
-                                    source=self.source, column="id", row=row)
+                    raise DataError(
+                        f"duplicate request id {k[1]!r} in task {k[0]!r}",
+                        source=self.source,
+                        column="id",
+                        row=row,
+                    )
                 seen.add(k)
 
     # ------------------------------------------------------------------ basic properties
@@ -106,27 +116,40 @@ class RoutingTable:
     def take(self, index: Sequence[int] | np.ndarray) -> RoutingTable:
         """Rows ``index`` in that order (a permutation, a subset or a split)."""
         index = np.asarray(index, dtype=np.int64)
-        return self.replace(texts=self.texts[index], labels=self.labels[index],
-                            costs=self.costs[index], tasks=self.tasks[index], ids=self.ids[index])
+        return self.replace(
+            texts=self.texts[index],
+            labels=self.labels[index],
+            costs=self.costs[index],
+            tasks=self.tasks[index],
+            ids=self.ids[index],
+        )
 
     def select_task(self, *tasks: str) -> RoutingTable:
         """Rows of the named task(s), in table order. Unknown names are an error."""
         known = self.task_names
         for task in tasks:
             if task not in known:
-                raise DataError(f"unknown task {task!r}; known tasks: {', '.join(known)}",
-                                source=self.source, column="benchmark_name")
+                raise DataError(
+                    f"unknown task {task!r}; known tasks: {', '.join(known)}",
+                    source=self.source,
+                    column="benchmark_name",
+                )
         return self.take(np.flatnonzero(np.isin(self.tasks, list(tasks))))
 
     def select_models(self, *models: str) -> RoutingTable:
         """Columns of the named models (re-sorted cheapest first)."""
         for m in models:
             if m not in self.models:
-                raise DataError(f"unknown model {m!r}; known models: {', '.join(self.models)}",
-                                source=self.source)
+                raise DataError(
+                    f"unknown model {m!r}; known models: {', '.join(self.models)}",
+                    source=self.source,
+                )
         cols = [self.models.index(m) for m in models]
-        return sort_models(self.replace(labels=self.labels[:, cols], costs=self.costs[:, cols],
-                                        models=tuple(models)))
+        return sort_models(
+            self.replace(
+                labels=self.labels[:, cols], costs=self.costs[:, cols], models=tuple(models)
+            )
+        )
 
     # ------------------------------------------------------------------ summaries
     def accuracy(self) -> np.ndarray:
@@ -138,10 +161,16 @@ class RoutingTable:
         return self.costs.mean(axis=0, dtype=np.float64)
 
 
-def validate_arrays(labels: np.ndarray, costs: np.ndarray, models: Sequence[str], *,
-                    source: str = "<table>", label_columns: Sequence[str] | None = None,
-                    cost_columns: Sequence[str] | None = None,
-                    rows: np.ndarray | None = None) -> None:
+def validate_arrays(
+    labels: np.ndarray,
+    costs: np.ndarray,
+    models: Sequence[str],
+    *,
+    source: str = "<table>",
+    label_columns: Sequence[str] | None = None,
+    cost_columns: Sequence[str] | None = None,
+    rows: np.ndarray | None = None,
+) -> None:
     """Raise :class:`DataError` at the first NaN/out-of-range label or NaN/negative cost.
 
     ``label_columns``/``cost_columns`` name the file's columns per model (default: the model
@@ -159,8 +188,9 @@ def validate_arrays(labels: np.ndarray, costs: np.ndarray, models: Sequence[str]
         if bad.any():
             r, m = np.argwhere(bad)[0]
             file_row = int(rows[r]) if rows is not None else int(r)
-            raise DataError(f"{what} ({float(arr[r, m])!r})", source=source, column=cols[m],
-                            row=file_row)
+            raise DataError(
+                f"{what} ({float(arr[r, m])!r})", source=source, column=cols[m], row=file_row
+            )
 
 
 def sort_models(table: RoutingTable) -> RoutingTable:
@@ -168,8 +198,11 @@ def sort_models(table: RoutingTable) -> RoutingTable:
     order = np.argsort(table.mean_cost(), kind="stable")
     if np.array_equal(order, np.arange(table.num_models)):
         return table
-    return table.replace(labels=table.labels[:, order], costs=table.costs[:, order],
-                         models=tuple(table.models[i] for i in order))
+    return table.replace(
+        labels=table.labels[:, order],
+        costs=table.costs[:, order],
+        models=tuple(table.models[i] for i in order),
+    )
 
 
 def concat(tables: Sequence[RoutingTable], name: str | None = None) -> RoutingTable:
@@ -179,15 +212,23 @@ def concat(tables: Sequence[RoutingTable], name: str | None = None) -> RoutingTa
     first = tables[0]
     for t in tables[1:]:
         if t.models != first.models:
-            raise DataError(f"cannot concatenate zoos with models {first.models} and {t.models}",
-                            source=t.source)
+            raise DataError(
+                f"cannot concatenate zoos with models {first.models} and {t.models}",
+                source=t.source,
+            )
         if t.cost_unit != first.cost_unit:
-            raise DataError(f"cannot concatenate cost units {first.cost_unit!r} and "
-                            f"{t.cost_unit!r}", source=t.source)
+            raise DataError(
+                f"cannot concatenate cost units {first.cost_unit!r} and {t.cost_unit!r}",
+                source=t.source,
+            )
     return RoutingTable(
         texts=np.concatenate([t.texts for t in tables]),
         labels=np.concatenate([t.labels for t in tables]),
         costs=np.concatenate([t.costs for t in tables]),
-        models=first.models, tasks=np.concatenate([t.tasks for t in tables]),
-        ids=np.concatenate([t.ids for t in tables]), cost_unit=first.cost_unit,
-        name=name or first.name, source=first.source)
+        models=first.models,
+        tasks=np.concatenate([t.tasks for t in tables]),
+        ids=np.concatenate([t.ids for t in tables]),
+        cost_unit=first.cost_unit,
+        name=name or first.name,
+        source=first.source,
+    )
