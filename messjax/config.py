@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from messjax import paper
+from messjax.core.types import HPARAM_NAMES
 from messjax.errors import ConfigError
 
 #: Zoos a config may name besides a path to a log folder or CSV (see messjax.data.ZOOS).
@@ -129,18 +130,8 @@ class WandbConfig:
     tags: tuple[str, ...] = ()
 
 
-#: Grid axes (Hyperparams leaves) a config may list.
-AXES = (
-    "alpha",
-    "V",
-    "c",
-    "learning_rate",
-    "epochs",
-    "feedback_rate",
-    "cost_estimator",
-    "inference_cost",
-    "training_cost",
-)
+#: Grid axes a config may list: every Hyperparams leaf.
+AXES = HPARAM_NAMES
 
 
 @dataclasses.dataclass(frozen=True)

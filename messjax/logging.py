@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from messjax.core.types import HPARAM_NAMES
+
 SUMMARY_CSV = "summary.csv"
 TRACES_NPZ = "traces.npz"
 #: Columns read back as integers / booleans / strings (everything else numeric is float).
@@ -355,17 +357,7 @@ def results_table(rows: Sequence[Mapping[str, Any]]) -> str:
     by_task: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
         by_task.setdefault(r["task"], []).append(r)
-    axes = (
-        "alpha",
-        "V",
-        "c",
-        "learning_rate",
-        "epochs",
-        "feedback_rate",
-        "cost_estimator",
-        "inference_cost",
-        "training_cost",
-    )
+    axes = HPARAM_NAMES
     blocks = []
     for task, trs in by_task.items():
         varying = [a for a in axes if a in trs[0] and len({str(r[a]) for r in trs}) > 1]
