@@ -519,6 +519,7 @@ def run_benchmark(
     repeats: int | None = None,
     cache_dir=None,
     fresh_encode: bool = False,
+    features: str | None = None,
     note: str | None = None,
     log=print,
 ) -> dict[str, Any]:
@@ -528,11 +529,16 @@ def run_benchmark(
         plan = dataclasses.replace(plan, repeats=repeats)
     t_start = time.perf_counter()
     table, source = load_table(data_root, plan, quick)
-    X, encode_s, from_cache, featurizer = encode(
-        table, cache_dir=cache_dir, fresh=fresh_encode, quick=quick
-    )
+    if features is None:
+        X, encode_s, from_cache, featurizer = encode(
+            table, cache_dir=cache_dir, fresh=fresh_encode, quick=quick
+        )
+    else:  # precomputed (e.g. on an accelerator machine without the encoder weights)
+        X, encode_s, from_cache, featurizer = np.load(features), None, True, "minilm (precomputed)"
+        if X.shape[0] != len(table):
+            raise MessjaxError(f"--features {features}: {X.shape[0]} rows for {len(table)} texts")
     log(
-        f"{source}: {len(table)} texts encoded ({featurizer}) in {encode_s:.2f} s"
+        f"{source}: {len(table)} texts encoded ({featurizer}) in {encode_s or 0:.2f} s"
         f"{' (feature cache)' if from_cache else ''}"
     )
     config = EngineConfig(num_models=table.num_models, feature_dim=X.shape[1], head="mlp")
@@ -637,6 +643,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         cache_dir=args.cache_dir,
         fresh_encode=args.fresh_encode,
+        features=args.features,
         note=args.note,
         log=log,
     )

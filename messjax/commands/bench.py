@@ -52,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fresh-encode", action="store_true", help="encode the texts even when they are cached"
     )
     parser.add_argument(
+        "--features",
+        metavar="NPY",
+        default=None,
+        help="precomputed [T, d] MiniLM features of the zoo's texts (rows in table order), for "
+        "machines without the encoder weights; encode_s is then not measured",
+    )
+    parser.add_argument(
         "--note", default=None, help="free text stored in the report (e.g. the machine's load)"
     )
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -134,14 +135,30 @@ def _device_map(fn, num_devices: int, *, mapped, replicated):
     )(*mapped, *replicated)
 
 
-@functools.partial(jax.jit, static_argnames=("config", "num_events", "num_devices"))
-def _learner_batch(x, labels, mask, orders, hp, keys, *, config, num_events, num_devices):
+def learner_batch_size() -> int:
+    """Learner trajectories run side by side (``vmap``) per device.
+
+    On CPUs one at a time (``lax.map``): each keeps its parameters in cache and skips its own
+    idle loop iterations. On accelerators, where a trajectory's small sequential kernels leave
+    the chip idle, all of them at once. ``$MESSJAX_LEARNER_BATCH`` overrides (results do not
+    depend on it beyond float rounding of batched kernels).
+    """
+    if os.environ.get("MESSJAX_LEARNER_BATCH"):
+        return max(1, int(os.environ["MESSJAX_LEARNER_BATCH"]))
+    return 1 if jax.default_backend() == "cpu" else 4096
+
+
+@functools.partial(jax.jit, static_argnames=("config", "num_events", "num_devices", "batch_size"))
+def _learner_batch(
+    x, labels, mask, orders, hp, keys, *, config, num_events, num_devices, batch_size=1
+):
     def per_device(orders, hp, keys, x, labels, mask):
         def one(args):
             order, hp, key = args
             return learner_pass(x[order], labels[order], mask[order], hp, key, config, num_events)
 
-        return jax.lax.map(one, (orders, hp, keys))
+        n = orders.shape[0]
+        return jax.lax.map(one, (orders, hp, keys), batch_size=min(batch_size, n))
 
     return _device_map(
         per_device, num_devices, mapped=(orders, hp, keys), replicated=(x, labels, mask)
@@ -458,6 +475,7 @@ def _run_fast(
         config=config,
         num_events=int(next(iter(order_of.values())).shape[0]),
         num_devices=num_devices,
+        batch_size=learner_batch_size(),
     )
     return _routing_batch(
         learned,
