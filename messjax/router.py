@@ -133,7 +133,7 @@ class Router:
         if self._pending is None:
             raise MessjaxError("observe() called without a routed request")
         d, x = self._pending
-        M, m = self.config.num_models, int(d.model)
+        m = int(d.model)
         labels = self._per_model(satisfied, "satisfied", bool(d.explore), m)
         cost_v = self._per_model(costs, "costs", bool(d.explore), m)
         if np.any((labels < 0) | (labels > 1)) or np.any(~np.isfinite(labels)):
@@ -145,7 +145,6 @@ class Router:
         )
         self.state, out = self._observe(self.state, d, req, self.hparams, self.config)
         self._pending = None
-        del M
         return {
             "satisfaction": float(out.satisfaction),
             "cost": float(out.cost),

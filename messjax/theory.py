@@ -873,15 +873,7 @@ def _main_runs(zoo: TypedZoo, sizes: TheorySizes, alphas, progress):
             _cells(r, alphas["slack"], sizes.cost_V, sizes),
             _cells(r, alphas["infeasible"], sizes.infeasible_V, sizes),
         )
-        res = run_sweep(
-            stream.x,
-            stream.labels,
-            stream.costs,
-            grid,
-            config,
-            trace_every=sizes.trace_every,
-            orders={r: np.arange(T)},
-        )
+        res = _sweep_in_order(stream, grid, config, r, sizes)
         s_hat, explore = _learner_output(stream, r, sizes, config)
         diag = {
             "error": np.abs(s_hat - zoo.success[stream.types]).max(axis=1),
@@ -1097,6 +1089,20 @@ def _cost_and_queue_checks(zoo, sizes, runs, alpha):
     return cost_check, queue_check
 
 
+def _sweep_in_order(stream, grid, config, seed: int, sizes):
+    """The engine's sweep over ``stream`` in its sampled order (i.i.d. or shifting types by
+    construction, so the seed must not reshuffle it), traced every ``sizes.trace_every``."""
+    return run_sweep(
+        stream.x,
+        stream.labels,
+        stream.costs,
+        grid,
+        config,
+        trace_every=sizes.trace_every,
+        orders={seed: np.arange(len(stream.labels))},
+    )
+
+
 def _exploration_check(zoo, sizes, alpha, progress):
     T = sizes.exploration_requests
     stream = zoo.sample(T, seed=20_000)
@@ -1185,17 +1191,7 @@ def _shift_check(zoo, sizes, alpha, kind: str, progress):
     for r in range(sizes.shift_replicates):
         stream = zoo.sample_shift(T, 30_000 + r, before, after)
         grid = _cells(r, alpha, sizes.shift_V, sizes)
-        runs.append(
-            run_sweep(
-                stream.x,
-                stream.labels,
-                stream.costs,
-                grid,
-                config,
-                trace_every=sizes.trace_every,
-                orders={r: np.arange(T)},
-            )
-        )
+        runs.append(_sweep_in_order(stream, grid, config, r, sizes))
     progress(f"non-stationary ({kind}) done")
     T_pts = np.asarray(runs[0].trace.num_requests)[0].astype(float)
     q_over_t = np.mean([np.asarray(r.trace.virtual_queue) / T_pts for r in runs], axis=0)

@@ -43,7 +43,8 @@ from messjax.predictor import (
     train_on_example,
 )
 
-LAST_EXPLORE, RUNNING_MEAN, ORACLE = (COST_ESTIMATORS.index(n) for n in COST_ESTIMATORS)
+RUNNING_MEAN = COST_ESTIMATORS.index("running_mean")
+ORACLE = COST_ESTIMATORS.index("oracle")
 
 
 def explore_prob(t: jax.Array, c: jax.Array) -> jax.Array:
