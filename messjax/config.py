@@ -172,6 +172,7 @@ class SweepConfig:
     cost_estimator: tuple[str, ...] = ("last_explore",)
     inference_cost: tuple[float, ...] = (0.0,)
     training_cost: tuple[float, ...] = (0.0,)
+    relative_V: tuple[int, ...] = (0,)
     trace_every: int = 10
     chunk_size: int | None = None
     wandb: WandbConfig = WandbConfig()
@@ -330,6 +331,7 @@ _RANGES = {
     "feedback_rate": (lambda x: 0 < x <= 1, "must be in (0, 1]"),
     "inference_cost": (lambda x: x >= 0, "must be >= 0"),
     "training_cost": (lambda x: x >= 0, "must be >= 0"),
+    "relative_V": (lambda x: x in (0, 1), "must be 0 or 1 (or a bool)"),
 }
 
 
@@ -346,6 +348,8 @@ def _axis(key: str, v: Any) -> tuple | None:
         return tuple(_as_choice(key, x, COST_ESTIMATORS) for x in values)
     if key == "epochs":
         values = [_as_int(key, x, minimum=0) for x in values]
+    if key == "relative_V":
+        values = [int(x) if isinstance(x, bool) else x for x in values]
     for x in values:
         if not _is_number(x):
             raise ConfigError(
@@ -355,7 +359,9 @@ def _axis(key: str, v: Any) -> tuple | None:
     for x in values:
         if not math.isfinite(x) or not ok(x):
             raise ConfigError(key, f"{rule}, got {x!r}")
-    return tuple(int(x) for x in values) if key == "epochs" else tuple(float(x) for x in values)
+    if key in ("epochs", "relative_V"):
+        return tuple(int(x) for x in values)
+    return tuple(float(x) for x in values)
 
 
 def _section(key: str, raw: Any, cls):

@@ -82,6 +82,7 @@ def _configs(head: str, n: int, seed: int) -> list[dict]:
             cost_estimator=i % 3,
             inference_cost=float(rng.uniform(1.0, 50.0)) if i % 2 else 0.0,
             training_cost=float(rng.uniform(5.0, 100.0)) if (i // 2) % 2 else 0.0,
+            relative_V=(i // 4) % 2,
         )
         out.append(
             dict(

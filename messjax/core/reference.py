@@ -88,6 +88,7 @@ def _hp_values(hp: Mapping | Hyperparams) -> dict:
     est = v["cost_estimator"]
     v["cost_estimator"] = COST_ESTIMATORS.index(est) if isinstance(est, str) else int(est)
     v["epochs"] = int(v["epochs"])
+    v["relative_V"] = int(v["relative_V"])
     for k in (
         "alpha",
         "V",
@@ -307,6 +308,7 @@ def reference_episode(
     keep_all = np.ones(H, bool)
     masks = coins.dropout_masks if mlp and config.dropout > 0 else None
     oracle = estimator == "oracle"
+    relative_V = bool(v["relative_V"])
     running_mean = estimator == "running_mean"
     last_explore = estimator == "last_explore"
     largest = M - 1
@@ -327,7 +329,12 @@ def reference_episode(
         else:
             np.subtract(alpha, sh, out=score)
             score *= Q
-            score += V_costs[i] if oracle else V_estimate
+            if relative_V:  # V * E_hat / max_m E_hat (1 if that is 0)
+                e = costs[i] if oracle else estimate
+                dearest = e.max()
+                score += V * (e / (dearest if dearest > 0 else 1.0))
+            else:
+                score += V_costs[i] if oracle else V_estimate
             m = int(score.argmin())
         model[i] = m
         # 3. train on explorations with feedback

@@ -41,6 +41,10 @@ class Hyperparams:
       cost_estimator: index into :data:`COST_ESTIMATORS`.
       inference_cost: router compute charged per request (cost units), 0 = not modelled.
       training_cost: router compute charged per predictor gradient step (cost units).
+      relative_V: 0 = V multiplies E_hat in the cost's own unit (the paper: V = 1e-4 is tuned
+        to joules); 1 = V multiplies E_hat / max_m E_hat, the cost estimates relative to the
+        dearest model's, so one V means the same trade-off on any cost unit or zoo
+        (multiplying every cost by a constant leaves every decision unchanged).
     """
 
     alpha: jax.Array
@@ -52,10 +56,11 @@ class Hyperparams:
     cost_estimator: jax.Array
     inference_cost: jax.Array
     training_cost: jax.Array
+    relative_V: jax.Array
 
 
 #: Leaves that are integers; the rest are floats.
-INT_LEAVES = ("epochs", "cost_estimator")
+INT_LEAVES = ("epochs", "cost_estimator", "relative_V")
 HPARAM_NAMES = tuple(f.name for f in dataclasses.fields(Hyperparams))
 
 
@@ -69,6 +74,7 @@ def make_hparams(
     cost_estimator: Any = "last_explore",
     inference_cost: Any = 0.0,
     training_cost: Any = 0.0,
+    relative_V: Any = 0,
     *,
     validate: bool = True,
 ) -> Hyperparams:
@@ -77,7 +83,7 @@ def make_hparams(
     ``cost_estimator`` may be a name from :data:`COST_ESTIMATORS` or its index. With
     ``validate`` (default) out-of-range values raise :class:`ConfigError` naming the key:
     alpha in (0, 1), V > 0, c > 0, learning_rate >= 0, epochs >= 0, feedback_rate in (0, 1],
-    costs >= 0.
+    costs >= 0, relative_V in {0, 1} (or a bool).
     """
     import numpy as np
 
@@ -105,6 +111,7 @@ def make_hparams(
         cost_estimator=cost_estimator,
         inference_cost=inference_cost,
         training_cost=training_cost,
+        relative_V=relative_V,
     )
     arrays = {k: np.asarray(v) for k, v in values.items()}
     if validate:
@@ -121,6 +128,7 @@ def make_hparams(
             ),
             "inference_cost": (lambda a: a >= 0, "must be >= 0"),
             "training_cost": (lambda a: a >= 0, "must be >= 0"),
+            "relative_V": (lambda a: (a == 0) | (a == 1), "must be 0 or 1 (or a bool)"),
         }
         for key, (ok, msg) in checks.items():
             a = arrays[key]
