@@ -19,7 +19,7 @@ is written, so a kill between the two never makes messjax's own file look foreig
 Testing hook: with ``MESSJAX_FAULT_SLEEP=<seconds>`` in the environment, every atomic write
 prints ``messjax-fault: temp written for <path>`` to stderr once the temporary file is
 complete and sleeps that long before the rename, so a test can kill the writer at exactly that
-point.
+point (``MESSJAX_FAULT_AT=<n>``: sleep at the n-th write of the process only).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ TMP_SUFFIX = ".messjax-tmp"
 MARKER = ".messjax.json"
 MARKER_FORMAT = 1
 FAULT_ENV = "MESSJAX_FAULT_SLEEP"
+FAULT_AT_ENV = "MESSJAX_FAULT_AT"
+_writes = [0]
 
 
 # ---------------------------------------------------------------------------- atomic files
@@ -59,8 +61,11 @@ def is_temp_name(name: str) -> bool:
 def _fault_hook(path: Path) -> None:
     delay = os.environ.get(FAULT_ENV)
     if delay:
+        _writes[0] += 1
         print(f"messjax-fault: temp written for {path}", file=sys.stderr, flush=True)
-        time.sleep(float(delay))
+        at = os.environ.get(FAULT_AT_ENV)
+        if not at or int(at) == _writes[0]:
+            time.sleep(float(delay))
 
 
 def _fsync_dir(folder: Path) -> None:
