@@ -563,3 +563,15 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
         tmp.write_text("half")
         raise Boom
     assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
+
+
+def test_sweep_refuses_non_finite_features():
+    from messjax.core.sweep import make_grid
+    from messjax.data import synthetic_zoo
+    from messjax.experiment import sweep_table
+
+    table = synthetic_zoo("toy", num_requests=20, seed=0)
+    x = np.ones((20, D), np.float32)
+    x[7, 3] = np.nan
+    with pytest.raises(MessjaxError, match="row 7, column 3"):
+        sweep_table(table, make_grid([1], alpha=[0.5], V=[1e-3], c=[0.5]), x=x)
