@@ -120,9 +120,12 @@ class SweepCheckpoint:
             options = ocp.CheckpointManagerOptions(
                 enable_async_checkpointing=False, create=True, step_prefix="chunk"
             )
-            self._managers[task] = ocp.CheckpointManager(
-                self.directory / _safe_name(task), options=options
-            )
+            folder = self.directory / _safe_name(task)
+            # A chunk killed mid-save leaves Orbax's unfinished temporary folder: drop it
+            # (Orbax's own cleanup option runs in a background thread).
+            for tmp in folder.glob("*.orbax-checkpoint-tmp*"):
+                shutil.rmtree(tmp, ignore_errors=True)
+            self._managers[task] = ocp.CheckpointManager(folder, options=options)
         return self._managers[task]
 
     def completed(self, task: str) -> list[int]:

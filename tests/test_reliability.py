@@ -575,3 +575,16 @@ def test_sweep_refuses_non_finite_features():
     x[7, 3] = np.nan
     with pytest.raises(MessjaxError, match="row 7, column 3"):
         sweep_table(table, make_grid([1], alpha=[0.5], V=[1e-3], c=[0.5]), x=x)
+
+
+def test_unfinished_orbax_chunk_is_dropped_on_resume(small, tmp_path):
+    out = tmp_path / "out"
+    assert sweep(small, out, "--set", "tasks=[boolq]") == 0
+    before = snapshot(out)
+    # What a kill in the middle of Orbax's save of a chunk leaves behind.
+    tmp = out / "checkpoints" / "boolq" / "chunk_1.orbax-checkpoint-tmp-1700000000000000"
+    (tmp / "default").mkdir(parents=True)
+    (tmp / "default" / "_METADATA").write_bytes(b'{"tree_meta')
+    assert sweep(small, out, "--set", "tasks=[boolq]") == 0
+    assert not tmp.exists()
+    assert snapshot(out) == before
