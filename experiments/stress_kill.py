@@ -154,6 +154,7 @@ def run_once(
     reader.start()
     t0 = time.perf_counter()
     killed = False
+    run_once.last_seconds = None
     while proc.poll() is None:
         checker.check_partial(out, "while running")
         if kill_after is not None and time.perf_counter() - t0 >= kill_after:
@@ -166,6 +167,8 @@ def run_once(
         time.sleep(0.2)
     rc = proc.wait()
     reader.join(timeout=10)
+    run_once.last_seconds = time.perf_counter() - t0
+    run_once.last_writes = writes[0]
     killed = killed or hit.is_set()
     if killed and rc == -signal.SIGKILL:
         return "killed", rc, target[0]
@@ -179,7 +182,7 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=50, help="number of kills (default 50)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the kill moments")
     parser.add_argument("--workdir", default=None, help="folder for the runs (default: a temp)")
-    parser.add_argument("--resume-prob", type=float, default=0.25, help="P(run to completion)")
+    parser.add_argument("--resume-prob", type=float, default=0.2, help="P(run to completion)")
     parser.add_argument("--restart-prob", type=float, default=0.15, help="P(start with --restart)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
@@ -194,7 +197,11 @@ def main() -> int:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env["MESSJAX_CACHE_DIR"] = str(work / "cache")
-    env.pop("MESSJAX_FAULT_SLEEP", None)
+    # Every run announces its atomic writes (no sleep), so the kill points can be drawn from
+    # the last completed run's duration and number of writes (a resumed run is faster and
+    # writes less than the first one).
+    env["MESSJAX_FAULT_SLEEP"] = "0"
+    env.pop("MESSJAX_FAULT_AT", None)
 
     def cmd(folder: Path, *extra: str) -> list[str]:
         return [
@@ -220,6 +227,7 @@ def main() -> int:
     )
 
     checker = Checker(ref)
+    last_seconds, last_writes = ref_seconds, ref_writes
     kills = kills_in_write = runs = resumes = completions = 0
     mismatches: list[str] = []
     killed_since_complete = False
@@ -232,11 +240,11 @@ def main() -> int:
             mode = "time"
             outcome, rc, target = run_once(
                 cmd(out, *extra), env, log, checker, out,
-                kill_after=rng.uniform(0.0, 1.1 * ref_seconds),
+                kill_after=rng.uniform(0.0, 1.05 * last_seconds),
             )  # fmt: skip
         else:
             mode = "write"
-            k = rng.randint(1, ref_writes)
+            k = rng.randint(1, max(last_writes, 1))
             fault_env = {**env, "MESSJAX_FAULT_SLEEP": "30", "MESSJAX_FAULT_AT": str(k)}
             outcome, rc, target = run_once(
                 cmd(out, *extra), fault_env, log, checker, out, kill_at_write=k
@@ -266,6 +274,7 @@ def main() -> int:
             print(f"run {runs} failed (exit {rc}); see {log}", flush=True)
             continue
         completions += 1
+        last_seconds, last_writes = run_once.last_seconds, run_once.last_writes
         text = log.read_text()
         if killed_since_complete:
             resumes += 1
