@@ -653,7 +653,9 @@ def run_from_args(args: argparse.Namespace) -> int:
     text = json.dumps(report, indent=2)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
+        from messjax.fileio import atomic_write_text
+
+        atomic_write_text(args.json, text + "\n")
         log(f"wrote {args.json}")
     print(text)
     return 0

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from messjax.errors import MessjaxError
+from messjax.errors import CheckpointError, MessjaxError
+from messjax.fileio import atomic_write_text, replace_dir, temp_sibling
 
 #: Bump when the layout of sweep checkpoints changes.
 FORMAT_VERSION = 1
@@ -38,6 +39,15 @@ SWEEP_META = "sweep.json"
 
 class CheckpointMismatch(MessjaxError):
     """The checkpoints in an output folder belong to a different sweep."""
+
+
+RESTART_HINT = "rerun the same command with --restart to start over"
+
+
+def _why(e: BaseException) -> str:
+    """``Type: first line of the message`` (library errors can span dozens of lines)."""
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
 
 
 def _ocp():
@@ -84,7 +94,10 @@ class SweepCheckpoint:
         self.identity = json.loads(json.dumps({"format": FORMAT_VERSION, **identity}))
         meta = self.directory / SWEEP_META
         if meta.is_file():
-            old = json.loads(meta.read_text())
+            try:
+                old = json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                raise CheckpointError(f"{meta} is unreadable ({_why(e)}): {RESTART_HINT}") from None
             if old != self.identity:
                 keys = ", ".join(_diff(old, self.identity)) or "(format)"
                 raise CheckpointMismatch(
@@ -94,7 +107,7 @@ class SweepCheckpoint:
                 )
         else:
             self.directory.mkdir(parents=True, exist_ok=True)
-            meta.write_text(json.dumps(self.identity, indent=1, sort_keys=True) + "\n")
+            atomic_write_text(meta, json.dumps(self.identity, indent=1, sort_keys=True) + "\n")
         self._managers: dict[str, Any] = {}
 
     @staticmethod
@@ -107,28 +120,42 @@ class SweepCheckpoint:
             options = ocp.CheckpointManagerOptions(
                 enable_async_checkpointing=False, create=True, step_prefix="chunk"
             )
-            self._managers[task] = ocp.CheckpointManager(
-                self.directory / _safe_name(task), options=options
-            )
+            folder = self.directory / _safe_name(task)
+            # A chunk killed mid-save leaves Orbax's unfinished temporary folder: drop it
+            # (Orbax's own cleanup option runs in a background thread).
+            for tmp in folder.glob("*.orbax-checkpoint-tmp*"):
+                shutil.rmtree(tmp, ignore_errors=True)
+            self._managers[task] = ocp.CheckpointManager(folder, options=options)
         return self._managers[task]
 
     def completed(self, task: str) -> list[int]:
         """Indices of the chunks of ``task`` already saved."""
         return sorted(self._manager(task).all_steps())
 
+    def chunk_dir(self, task: str, chunk: int) -> Path:
+        return self.directory / _safe_name(task) / f"chunk_{chunk}"
+
     def load(self, task: str, chunk: int):
         """``(summary, trace)`` of a saved chunk (``trace`` None if not traced), else None."""
         from messjax.core.episode import Summary, Totals
 
-        mngr = self._manager(task)
-        if chunk not in mngr.all_steps():
-            return None
-        ocp = _ocp()
-        tree = mngr.restore(chunk, args=ocp.args.StandardRestore())
-        summary = Summary(**{k: np.asarray(v) for k, v in tree["summary"].items()})
-        trace = tree.get("trace")
-        if trace is not None:
-            trace = Totals(**{k: np.asarray(v) for k, v in trace.items()})
+        try:
+            mngr = self._manager(task)
+            if chunk not in mngr.all_steps():
+                return None
+            ocp = _ocp()
+            tree = mngr.restore(chunk, args=ocp.args.StandardRestore())
+            summary = Summary(**{k: np.asarray(v) for k, v in tree["summary"].items()})
+            trace = tree.get("trace")
+            if trace is not None:
+                trace = Totals(**{k: np.asarray(v) for k, v in trace.items()})
+        except (KeyboardInterrupt, MessjaxError):
+            raise
+        except Exception as e:  # orbax / tensorstore / json raise many kinds
+            raise CheckpointError(
+                f"checkpoint {self.chunk_dir(task, chunk)} is unreadable ({_why(e)}): "
+                f"{RESTART_HINT}, or delete that chunk folder to recompute only it"
+            ) from None
         return summary, trace
 
     def save(self, task: str, chunk: int, summary, trace) -> None:
@@ -205,15 +232,51 @@ def chunked_sweep(
 ROUTER_FORMAT = 1
 
 
+#: What Orbax writes at the top of a router checkpoint folder; anything else there is foreign.
+ROUTER_ENTRIES = frozenset({"_CHECKPOINT_METADATA", "commit_success.txt", "router", "meta"})
+#: Written by Orbax once a checkpoint is complete.
+COMMIT_MARKER = "commit_success.txt"
+_ROUTER_TMP = ".messjax-router-tmp"
+_ROUTER_OLD = ".messjax-router-old"
+
+
+def _is_router_checkpoint(path: Path) -> tuple[bool, list[str]]:
+    """(whether ``path`` is a folder laid out as a router checkpoint, its foreign entries)."""
+    if not path.is_dir() or path.is_symlink():
+        return False, []
+    names = [p.name for p in path.iterdir()]
+    foreign = sorted(n for n in names if n not in ROUTER_ENTRIES)
+    return (not foreign and bool(names) and (path / "meta").is_dir()), foreign
+
+
 def save_router(router, path: str | Path) -> Path:
-    """Write ``router``'s state, hyperparameters and settings to the folder ``path``
-    (replaced if it exists). Not allowed between ``route`` and ``observe``."""
+    """Write ``router``'s state, hyperparameters and settings to the folder ``path``.
+
+    Never deletes what it did not write: an existing path that is not a router checkpoint (a
+    file, or a folder with anything besides Orbax's router layout) is refused with a
+    :class:`~messjax.errors.CheckpointError`. The checkpoint is written to a hidden sibling
+    folder first and then swapped into place, so an older checkpoint at ``path`` stays
+    complete until the new one is. Not allowed between ``route`` and ``observe``."""
     if router._pending is not None:
         raise MessjaxError(
             "cannot save a router between route() and observe(): observe the pending request first"
         )
     ocp = _ocp()
     path = Path(path).absolute()
+    if path.exists() or path.is_symlink():
+        ours, foreign = _is_router_checkpoint(path)
+        if not ours:
+            what = (
+                "a file"
+                if not path.is_dir()
+                else f"a folder holding {', '.join(foreign[:5]) or 'nothing of a checkpoint'}"
+            )
+            raise CheckpointError(
+                f"{path} is {what}, not a router checkpoint: refusing to replace it; "
+                "save to a new path (or remove it yourself)"
+            )
+    if not path.parent.is_dir():
+        raise CheckpointError(f"cannot save a router to {path}: no folder {path.parent}")
     meta = {
         "format": ROUTER_FORMAT,
         "models": list(router.models),
@@ -222,19 +285,38 @@ def save_router(router, path: str | Path) -> Path:
         "config": dataclasses.asdict(router.config),
     }
     tree = {"state": router.state, "hparams": router.hparams}
-    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as ckptr:
-        ckptr.save(
-            path,
-            args=ocp.args.Composite(
-                router=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)
-            ),
-            force=True,
-        )
+    tmp = temp_sibling(path, _ROUTER_TMP)
+    try:
+        with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as ckptr:
+            ckptr.save(
+                tmp,
+                args=ocp.args.Composite(
+                    router=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)
+                ),
+            )
+        if not (tmp / COMMIT_MARKER).is_file():  # Orbax writes it on local file systems
+            (tmp / COMMIT_MARKER).write_text("messjax: checkpoint complete\n")
+        replace_dir(tmp, path, _ROUTER_OLD)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return path
 
 
+def _interrupted_save_hint(path: Path) -> str:
+    old = sorted(path.parent.glob(f".{path.name}.*{_ROUTER_OLD}"))
+    if old:
+        return (
+            f"; an interrupted save left the previous checkpoint at {old[-1]}: rename it to {path}"
+        )
+    return ""
+
+
 def restore_router(path: str | Path, cls=None):
-    """A :class:`~messjax.router.Router` (or ``cls``) in the exact state saved at ``path``."""
+    """A :class:`~messjax.router.Router` (or ``cls``) in the exact state saved at ``path``.
+
+    Checks first that ``path`` is a complete checkpoint (Orbax's commit marker, readable
+    metadata); every problem is one :class:`~messjax.errors.CheckpointError` line."""
     import jax
 
     from messjax.core.step import init_state
@@ -245,27 +327,44 @@ def restore_router(path: str | Path, cls=None):
     ocp = _ocp()
     path = Path(path).absolute()
     if not path.is_dir():
-        raise MessjaxError(f"no router checkpoint at {path}")
-    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as ckptr:
-        meta = ckptr.restore(path, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-        if meta.get("format") != ROUTER_FORMAT:
-            raise MessjaxError(f"{path}: unsupported router checkpoint format {meta.get('format')}")
-        config = EngineConfig(**meta["config"])
-        seed = int(meta["seed"])
-        # The restore target: same tree structure, shapes and dtypes as a fresh router.
-        target = {
-            "state": init_state(jax.random.PRNGKey(seed), config),
-            "hparams": make_hparams(validate=False),
-        }
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-        tree = ckptr.restore(
-            path, args=ocp.args.Composite(router=ocp.args.StandardRestore(abstract))
-        )["router"]
+        what = "no router checkpoint" if not path.exists() else "not a router checkpoint (a file)"
+        raise CheckpointError(f"{what} at {path}{_interrupted_save_hint(path)}")
+    ours, foreign = _is_router_checkpoint(path)
+    if not ours:
+        raise CheckpointError(
+            f"{path} is not a router checkpoint (it holds {', '.join(foreign[:5]) or 'no meta/'})"
+        )
+    for marker in (path / COMMIT_MARKER, path / "router" / COMMIT_MARKER):
+        if not marker.is_file():
+            raise CheckpointError(
+                f"router checkpoint {path} is incomplete (no {marker.relative_to(path)}: its save "
+                "did not finish); restore an older copy or save the router again"
+            )
+    try:
+        with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as ckptr:
+            meta = ckptr.restore(path, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+            if not isinstance(meta, dict) or meta.get("format") != ROUTER_FORMAT:
+                got = meta.get("format") if isinstance(meta, dict) else meta
+                raise CheckpointError(f"{path}: unsupported router checkpoint format {got!r}")
+            config = EngineConfig(**meta["config"])
+            seed = int(meta["seed"])
+            models, featurizer = list(meta["models"]), meta["featurizer"]
+            # The restore target: same tree structure, shapes and dtypes as a fresh router.
+            target = {
+                "state": init_state(jax.random.PRNGKey(seed), config),
+                "hparams": make_hparams(validate=False),
+            }
+            abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+            tree = ckptr.restore(
+                path, args=ocp.args.Composite(router=ocp.args.StandardRestore(abstract))
+            )["router"]
+    except (KeyboardInterrupt, CheckpointError):
+        raise
+    except Exception as e:  # orbax / tensorstore / json raise many kinds
+        raise CheckpointError(
+            f"router checkpoint {path} is corrupt ({_why(e)}); restore an older copy or save "
+            "the router again"
+        ) from None
     return cls(
-        meta["models"],
-        config,
-        tree["hparams"],
-        seed=seed,
-        featurizer=meta["featurizer"],
-        state=tree["state"],
+        models, config, tree["hparams"], seed=seed, featurizer=featurizer, state=tree["state"]
     )

@@ -63,8 +63,30 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 
 # ------------------------------------------------------------------------------- YAML
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, first: int, second: int):
+        super().__init__(key)
+        self.key, self.first, self.second = key, first, second
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-4`` as a float (YAML 1.2; PyYAML wants ``1.0e-4``)."""
+    """SafeLoader that also reads ``1e-4`` as a float (YAML 1.2; PyYAML wants ``1.0e-4``) and
+    refuses a mapping that gives a key twice (PyYAML silently keeps the last value)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], line)
+                seen[key] = line
+            except TypeError:  # an unhashable key: PyYAML reports it below
+                continue
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -86,6 +108,10 @@ _Dumper.add_representer(
 def parse_yaml(text: str, source: str = "<string>") -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+    except _DuplicateKey as e:
+        raise ConfigError(
+            str(e.key), f"given twice in {source} (lines {e.first} and {e.second})"
+        ) from None
     except yaml.YAMLError as e:
         raise ConfigError(source, f"not valid YAML: {e}") from None
 
@@ -152,7 +178,7 @@ class SweepConfig:
         copies of the example per gradient step (``None``: the paper's, 14 for 3 models; 1: off).
       method: ``fast`` (factorised learner/routing passes) or ``generic`` (the full step).
       seeds: episode seeds; each shuffles the request order and draws the coins.
-      trace_every: keep running totals every k requests for the curves (0: none).
+      trace_every: keep running totals every k requests for the curves (``None``: none).
       chunk_size: cells per jitted call and per checkpoint (``None``: one chunk per task).
     """
 
@@ -178,7 +204,7 @@ class SweepConfig:
     relative_V: tuple[int, ...] = (0,)
     momentum: tuple[float, ...] | None = None
     sparse_training: tuple[str, ...] = ("feedback_only",)
-    trace_every: int = 10
+    trace_every: int | None = 10
     chunk_size: int | None = None
     wandb: WandbConfig = WandbConfig()
 
@@ -344,7 +370,7 @@ _RANGES = {
     "V": (lambda x: x > 0, "must be > 0"),
     "c": (lambda x: x > 0, "must be > 0"),
     "learning_rate": (lambda x: x >= 0, "must be >= 0"),
-    "epochs": (lambda x: x >= 0, "must be an integer >= 0"),
+    "epochs": (lambda x: x >= 1, "must be an integer >= 1"),
     "feedback_rate": (lambda x: 0 < x <= 1, "must be in (0, 1]"),
     "inference_cost": (lambda x: x >= 0, "must be >= 0"),
     "training_cost": (lambda x: x >= 0, "must be >= 0"),
@@ -366,8 +392,8 @@ def _axis(key: str, v: Any) -> tuple | None:
         return tuple(_as_choice(key, x, COST_ESTIMATORS) for x in values)
     if key == "sparse_training":
         return tuple(_as_choice(key, x, SPARSE_TRAINING) for x in values)
-    if key == "epochs":
-        values = [_as_int(key, x, minimum=0) for x in values]
+    if key == "epochs":  # 0 would never train the predictor: s_hat stays at its init
+        values = [_as_int(key, x, minimum=1) for x in values]
     if key == "relative_V":
         values = [int(x) if isinstance(x, bool) else x for x in values]
     for x in values:
@@ -484,8 +510,8 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
     for key in AXES:
         if key in raw:
             kw[key] = _axis(key, raw[key])
-    if "trace_every" in raw:
-        kw["trace_every"] = _as_int("trace_every", raw["trace_every"], minimum=0)
+    if "trace_every" in raw:  # null: no traces; 0 is refused (it reads like "every request")
+        kw["trace_every"] = _as_int("trace_every", raw["trace_every"], minimum=1, allow_none=True)
     if "replay" in raw:
         kw["replay"] = _as_int("replay", raw["replay"], minimum=0)
     if "input_dropout" in raw:
@@ -562,9 +588,19 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError("--config", f"no such config file: {p}")
-    raw = parse_yaml(p.read_text(), source=str(p))
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ConfigError(str(p), f"line {line}: not UTF-8 text ({e.reason})") from None
+    raw = parse_yaml(text, source=str(p))
     if raw is None:
-        return {}
+        raise ConfigError(
+            str(p),
+            "the config file is empty: give its keys (e.g. zoo, task, alpha), or leave "
+            "--config out for the default config",
+        )
     if not isinstance(raw, Mapping):
         raise ConfigError(str(p), f"a config file must hold a mapping, got {_type_name(raw)}")
     return dict(raw)

@@ -44,3 +44,11 @@ class ConfigError(MessjaxError):
     def __init__(self, key: str, problem: str):
         self.key = key
         super().__init__(f"config key {key!r}: {problem}")
+
+
+class OutputFolderError(MessjaxError):
+    """An output folder cannot be used: it is a file, or holds files messjax did not write."""
+
+
+class CheckpointError(MessjaxError):
+    """A checkpoint is missing, incomplete or unreadable; the message says how to go on."""

@@ -49,6 +49,14 @@ def sweep_table(
     """
     if x is None:
         x = table_features(table, featurizer, cache_dir=cache_dir)
+    bad = np.argwhere(~np.isfinite(np.asarray(x)))
+    if bad.size:  # one NaN row would reach the predictor and make every later s_hat NaN
+        from messjax.errors import MessjaxError
+
+        raise MessjaxError(
+            f"features have {len(bad)} NaN or infinite value(s) (first at row {bad[0][0]}, "
+            f"column {bad[0][1]}); refusing to sweep on them"
+        )
     config = engine_config(table, x, head, **engine)
     return run_sweep(
         np.asarray(x),

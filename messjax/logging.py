@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 
 from messjax.core.types import HPARAM_NAMES
+from messjax.errors import MessjaxError
+from messjax.fileio import atomic_savez, atomic_write_text
 
 SUMMARY_CSV = "summary.csv"
 TRACES_NPZ = "traces.npz"
@@ -65,9 +67,8 @@ def format_summary_csv(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def write_summary_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) -> Path:
-    path = Path(path)
-    path.write_text(format_summary_csv(rows))
-    return path
+    """Write ``summary.csv`` atomically (temporary file + rename)."""
+    return atomic_write_text(path, format_summary_csv(rows))
 
 
 def _parse(column: str, value: str) -> Any:
@@ -85,8 +86,17 @@ def _parse(column: str, value: str) -> Any:
 
 def read_summary_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
     """Rows of a ``summary.csv`` with numbers and booleans parsed."""
-    with open(path, newline="") as f:
-        return [{k: _parse(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = []
+            for row in reader:
+                if None in row or None in row.values():
+                    raise ValueError(f"line {reader.line_num} has a different number of cells")
+                rows.append({k: _parse(k, v) for k, v in row.items()})
+            return rows
+    except (ValueError, UnicodeDecodeError, csv.Error) as e:
+        raise MessjaxError(f"{path} is unreadable ({e}): rerun the command that wrote it") from None
 
 
 # ------------------------------------------------------------------------- traces.npz
@@ -111,22 +121,26 @@ def save_traces(
             arrays[f"{task}/{k}"] = np.asarray(v)
         arrays[f"{task}/row"] = np.asarray(rows[task], np.int64)
         arrays[f"{task}/models"] = np.asarray(list(models[task]))
-    path = Path(path)
-    with open(path, "wb") as f:
-        np.savez_compressed(f, **arrays)
-    return path
+    return atomic_savez(path, compressed=True, **arrays)
 
 
 def load_traces(path: str | os.PathLike) -> dict[str, Any]:
     """``{"trace_every", "cost_unit", "tasks": {task: {field: array}}}`` from traces.npz."""
+    import zipfile
+
     out: dict[str, Any] = {"tasks": {}}
-    with np.load(path, allow_pickle=False) as z:
-        for key in z.files:
-            if "/" in key:
-                task, field = key.rsplit("/", 1)
-                out["tasks"].setdefault(task, {})[field] = z[key]
-            else:
-                out[key] = z[key].item()
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            for key in z.files:
+                if "/" in key:
+                    task, field = key.rsplit("/", 1)
+                    out["tasks"].setdefault(task, {})[field] = z[key]
+                else:
+                    out[key] = z[key].item()
+    except (EOFError, ValueError, zipfile.BadZipFile, KeyError) as e:
+        raise MessjaxError(
+            f"{path} is unreadable ({type(e).__name__}: {e}): rerun the command that wrote it"
+        ) from None
     return out
 
 

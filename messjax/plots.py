@@ -221,26 +221,34 @@ def draw_figures(
     out_dir: str | os.PathLike,
     rows: list[dict[str, Any]] | None = None,
     traces: dict[str, Any] | None = None,
+    output=None,
 ) -> list[Path]:
     """Write the figures of the sweep in ``out_dir`` to ``out_dir/figures``; returns the paths.
 
-    ``rows`` / ``traces`` default to ``summary.csv`` / ``traces.npz`` of ``out_dir``.
+    ``rows`` / ``traces`` default to ``summary.csv`` / ``traces.npz`` of ``out_dir``. Each
+    figure is written atomically; with ``output`` (the :class:`~messjax.fileio.OutputDir` of
+    ``out_dir``) it is also recorded in the folder's marker.
     """
+    from messjax.fileio import atomic_savefig
+
     out = Path(out_dir)
     if rows is None:
         rows = read_summary_csv(out / SUMMARY_CSV)
     if traces is None and (out / TRACES_NPZ).is_file():
         traces = load_traces(out / TRACES_NPZ)
     fig_dir = out / FIGURES
-    fig_dir.mkdir(parents=True, exist_ok=True)
+    if output is None:
+        fig_dir.mkdir(parents=True, exist_ok=True)
     by_task: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         by_task.setdefault(r["task"], []).append(i)
     written = []
 
     def save(fig, name):
-        path = fig_dir / name
-        fig.savefig(path, dpi=110)
+        if output is not None:
+            path = output.savefig(fig, f"{FIGURES}/{name}", dpi=110)
+        else:
+            path = atomic_savefig(fig, fig_dir / name, dpi=110)
         written.append(path)
 
     for task, indices in by_task.items():

@@ -149,6 +149,11 @@ def clip_gradient(grads, inputs: jax.Array, pre_grads: jax.Array, config: Engine
     dominated the cost of a training step, up to float rounding. Only clipped steps
     (norm >= clip_norm) see the rounding difference.
     """
+    return _clip_with_norm(grads, inputs, pre_grads, config)[0]
+
+
+def _clip_with_norm(grads, inputs: jax.Array, pre_grads: jax.Array, config: EngineConfig):
+    """(:func:`clip_gradient`'s result, the global norm before clipping)."""
     first = first_layer(config)
     gram = jnp.sum((inputs @ inputs.T) * (pre_grads @ pre_grads.T))
     sq_norm = 0  # leaves summed in tree order, as optax.tree.norm does
@@ -159,7 +164,14 @@ def clip_gradient(grads, inputs: jax.Array, pre_grads: jax.Array, config: Engine
     trigger = norm < config.clip_norm
     return jax.tree.map(
         lambda g: jax.lax.select(trigger, g, (g / norm.astype(g.dtype)) * config.clip_norm), grads
-    )
+    ), norm
+
+
+def _keep_if_finite(ok, new, old):
+    """``new`` where the step's gradient was finite (``ok``), else ``old``: a NaN or infinite
+    gradient (e.g. from a diverging learning rate) skips the step instead of poisoning the
+    parameters for good. A select, so finite steps are bit-identical to unguarded ones."""
+    return jax.tree.map(lambda a, b: jax.lax.select(ok, a, b), new, old)
 
 
 def replay_positions(key: jax.Array, count, config: EngineConfig) -> jax.Array:
@@ -188,10 +200,10 @@ def train_on_batch(
 
     def one_step(i, carry):
         p, s = carry
-        updates, s = optimizer.update(
-            grad_fn(p, x, labels, jax.random.fold_in(key, i), config), s, p
-        )
-        return optax.apply_updates(p, updates), s
+        g = grad_fn(p, x, labels, jax.random.fold_in(key, i), config)
+        updates, s_new = optimizer.update(g, s, p)
+        ok = jnp.isfinite(optax.tree.norm(g))
+        return _keep_if_finite(ok, (optax.apply_updates(p, updates), s_new), (p, s))
 
     return jax.lax.fori_loop(0, epochs, one_step, (params, opt_state))
 
@@ -261,9 +273,9 @@ def train_on_example(
     def one_step(i, carry):
         p, s = carry
         g, inputs, pre_grads = copies_gradient(p, x, labels, jax.random.fold_in(key, i), config)
-        g = clip_gradient(g, inputs, pre_grads, config)
-        updates, s = rest.update(g, s, p)
-        return optax.apply_updates(p, updates), s
+        g, norm = _clip_with_norm(g, inputs, pre_grads, config)
+        updates, s_new = rest.update(g, s, p)
+        return _keep_if_finite(jnp.isfinite(norm), (optax.apply_updates(p, updates), s_new), (p, s))
 
     params, state = jax.lax.fori_loop(0, epochs, one_step, (params, tuple(opt_state[1:])))
     return params, (*clipped_state, *state)

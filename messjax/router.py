@@ -37,6 +37,29 @@ from messjax.core.types import (
 from messjax.errors import MessjaxError
 
 
+def _numbers(value, name: str, expected: str) -> np.ndarray:
+    """``value`` as a float64 array, or a one-line error for text, None and other objects."""
+    if value is None or isinstance(value, str | bytes | dict):
+        raise MessjaxError(f"{name} must be {expected}, got {type(value).__name__} {value!r:.60}")
+    try:
+        v = np.asarray(value)
+    except (TypeError, ValueError) as e:
+        raise MessjaxError(f"{name} must be {expected}: {e}") from None
+    if v.dtype.kind not in "biuf":
+        raise MessjaxError(f"{name} must be {expected}, got {v.dtype} values {value!r:.60}")
+    return v.astype(np.float64)
+
+
+def _require_finite(v: np.ndarray, name: str) -> None:
+    bad = np.flatnonzero(~np.isfinite(v))
+    if bad.size:
+        i = int(bad[0])
+        raise MessjaxError(
+            f"{name} has {bad.size} NaN or infinite value(s) (first at index {i}: "
+            f"{v.reshape(-1)[i]}); refused, the router's state is unchanged"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class RouteDecision:
     """What to do with a request: serve ``model``; if ``explore``, query every model."""
@@ -88,6 +111,9 @@ class Router:
 
     # ---------------------------------------------------------------------------- traffic
     def _embed(self, request) -> jax.Array:
+        """The embedding of a request (text or vector), refused unless finite and of the
+        router's dimension: a NaN in ``x`` would otherwise reach the predictor on the next
+        exploration and make every later ``s_hat`` NaN."""
         if isinstance(request, str):
             if self.featurizer is None:
                 raise MessjaxError(
@@ -97,12 +123,13 @@ class Router:
             from messjax.features import featurize
 
             request = featurize([request], self.featurizer, cache_dir=False, progress=False)[0]
-        x = jnp.asarray(request, float_dtype())
-        if x.shape != (self.config.feature_dim,):
+        v = _numbers(request, "the request", "a text (str) or an embedding (a vector of floats)")
+        if v.shape != (self.config.feature_dim,):
             raise MessjaxError(
-                f"embedding has shape {x.shape}, expected ({self.config.feature_dim},)"
+                f"embedding has shape {v.shape}, expected ({self.config.feature_dim},)"
             )
-        return x
+        _require_finite(v, "embedding")
+        return jnp.asarray(v, float_dtype())
 
     def route(self, request, costs: Sequence[float] | None = None) -> RouteDecision:
         """Decide for one request (text or embedding). ``costs`` (per model) are needed only
@@ -112,7 +139,18 @@ class Router:
         x = self._embed(request)
         if costs is None and int(self.hparams.cost_estimator) == COST_ESTIMATORS.index("oracle"):
             raise MessjaxError("the oracle cost estimator needs this request's costs in route()")
-        c = None if costs is None else jnp.asarray(costs, float_dtype())
+        c = None
+        if costs is not None:
+            cv = _numbers(costs, "costs", "one cost per model")
+            if cv.shape != (self.config.num_models,):
+                raise MessjaxError(
+                    f"route() costs need one value per model ({self.config.num_models}), "
+                    f"got shape {cv.shape}"
+                )
+            _require_finite(cv, "costs")
+            if np.any(cv < 0):
+                raise MessjaxError(f"costs must be >= 0, got {cv.tolist()}")
+            c = jnp.asarray(cv, float_dtype())
         d = self._decide(self.state, x, self.hparams, self.config, c)
         self._pending = (d, x)
         m = int(d.model)
@@ -134,12 +172,16 @@ class Router:
             raise MessjaxError("observe() called without a routed request")
         d, x = self._pending
         m = int(d.model)
+        # Everything is checked before the state is touched; a refused call leaves the
+        # request pending, so observe() can be called again with good values.
         labels = self._per_model(satisfied, "satisfied", bool(d.explore), m)
         cost_v = self._per_model(costs, "costs", bool(d.explore), m)
-        if np.any((labels < 0) | (labels > 1)) or np.any(~np.isfinite(labels)):
+        _require_finite(labels, "satisfied")
+        _require_finite(cost_v, "costs")
+        if np.any((labels < 0) | (labels > 1)):
             raise MessjaxError(f"satisfied must be in [0, 1], got {labels.tolist()}")
-        if np.any(cost_v < 0) or np.any(~np.isfinite(cost_v)):
-            raise MessjaxError(f"costs must be finite and >= 0, got {cost_v.tolist()}")
+        if np.any(cost_v < 0):
+            raise MessjaxError(f"costs must be >= 0, got {cost_v.tolist()}")
         req = Request(
             x=x, labels=jnp.asarray(labels, float_dtype()), costs=jnp.asarray(cost_v, float_dtype())
         )
@@ -153,7 +195,9 @@ class Router:
 
     def _per_model(self, value, name: str, explore: bool, m: int) -> np.ndarray:
         M = self.config.num_models
-        v = np.atleast_1d(np.asarray(value, np.float64))
+        v = np.atleast_1d(_numbers(value, name, f"a number or {M} numbers"))
+        if v.ndim != 1:
+            raise MessjaxError(f"{name} needs 1 or {M} values, got shape {v.shape}")
         if v.shape == (M,):
             return v
         if explore:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import math
 import os
 import sys
@@ -99,6 +100,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sparse scenario: what the predictor trains on, every exploration (the authors' "
         "simulator, default) or explorations with feedback only (messjax's engine default); "
         "the other rule is reported as an extra row",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into the output folder even if it holds files messjax did not write",
     )
     parser.add_argument(
         "--cache-dir", default=None, help="feature cache (default: $MESSJAX_CACHE_DIR or ~/.cache)"
@@ -342,12 +348,15 @@ def _fmt(v: Any) -> str:
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    from messjax.fileio import atomic_write_text
+
     columns = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(columns)
-        for r in rows:
-            w.writerow([_fmt(r.get(k, "")) for k in columns])
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([_fmt(r.get(k, "")) for k in columns])
+    atomic_write_text(path, buf.getvalue())
 
 
 def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -511,8 +520,12 @@ def plot_task(rows: list[dict[str, Any]], task: str, path: Path, meta: dict[str,
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    from messjax.fileio import atomic_savefig
+
+    try:
+        atomic_savefig(fig, path)
+    finally:
+        plt.close(fig)
 
 
 # ------------------------------------------------------------------------------ entry point
@@ -531,6 +544,7 @@ def main(args: argparse.Namespace) -> int:
     from messjax.baselines import RouterTraining
     from messjax.errors import ConfigError
     from messjax.experiment import table_features
+    from messjax.fileio import claim_output_dir
     from messjax.metrics import cost_column, cost_display
     from messjax.paper import PAPER_C, PAPER_V, SEEDS
 
@@ -544,7 +558,7 @@ def main(args: argparse.Namespace) -> int:
     streams = build_streams(table, zoo_alphas(zoo), args.scenario, tasks, args.sparse_training)
     suffix = "" if args.scenario == "main" else f"-{args.scenario}"
     out = Path(args.out or f"results/{zoo}{suffix}")
-    (out / "figures").mkdir(parents=True, exist_ok=True)
+    output = claim_output_dir(out, NAME, force=args.force)
 
     print(
         f"messjax reproduce: zoo {zoo} ({len(table)} requests, models "
@@ -572,12 +586,12 @@ def main(args: argparse.Namespace) -> int:
         cost_label=scale_unit,
         paper=zoo == "llama3" and args.scenario == "main" and not args.max_requests,
     )
-    write_csv(rows, out / "table.csv")
+    write_csv(rows, output.file("table.csv"))
     if not args.no_figures:
         for spec in streams:
-            plot_task(rows, spec.name, out / "figures" / f"{spec.name}.png", meta)
+            plot_task(rows, spec.name, output.file(f"figures/{spec.name}.png"), meta)
     meta.update(wall_s=time.perf_counter() - t_start, host=f"{os.cpu_count()} CPU cores")
-    (out / "table.md").write_text(markdown(rows, table.models, meta))
+    output.write_text("table.md", markdown(rows, table.models, meta))
     print(
         f"wrote {out / 'table.csv'}, {out / 'table.md'}"
         + ("" if args.no_figures else f", {out / 'figures'}/*.png")

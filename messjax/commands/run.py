@@ -71,7 +71,12 @@ def main(args: argparse.Namespace) -> int:
         raw["wandb"] = {**(raw.get("wandb") or {}), "mode": "disabled"}
     cfg = config_from_dict(apply_overrides(raw, overrides(args)))
     outcome = execute(
-        cfg, args.out, data_dir=data_dir(args), restart=args.restart, progress=not args.no_progress
+        cfg,
+        args.out,
+        data_dir=data_dir(args),
+        restart=args.restart,
+        progress=not args.no_progress,
+        force=args.force,
     )
     print(results_table(outcome.rows))
     print()

@@ -4,6 +4,11 @@ Writes ``DIR/summary.csv`` (one row per cell), ``DIR/config.yaml`` (the resolved
 ``DIR/traces.npz`` (running totals every ``trace_every`` requests), ``DIR/figures/*.png``,
 ``DIR/checkpoints/`` (Orbax, one per finished chunk: a rerun resumes) and one wandb run under
 ``DIR/wandb`` (offline unless the config or ``--wandb`` says otherwise).
+
+``DIR`` is claimed first (:func:`messjax.fileio.claim_output_dir`): it must be new, empty, or a
+folder messjax made for a sweep, with nothing in it that messjax did not write (``--force``
+writes anyway); every file is written atomically and recorded in ``DIR/.messjax.json``, and
+``--restart`` deletes exactly the recorded files and folders.
 """
 
 from __future__ import annotations
@@ -43,7 +48,14 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--restart",
         action="store_true",
-        help="delete DIR/checkpoints first instead of resuming from them",
+        help="delete what messjax wrote in DIR (checkpoints, outputs, figures) first, "
+        "instead of resuming from its checkpoints",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into DIR even if it holds files messjax did not write (files of the same "
+        "name are overwritten; nothing else is touched)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -83,10 +95,12 @@ def execute(
     data_dir: str | os.PathLike | None = None,
     restart: bool = False,
     progress: bool = True,
+    force: bool = False,
 ) -> SweepOutcome:
     """Run every task's grid of ``cfg``; with ``out_dir`` checkpoint, write files and log.
 
-    Without ``out_dir`` nothing is written (no checkpoints, no wandb).
+    Without ``out_dir`` nothing is written (no checkpoints, no wandb). ``out_dir`` is
+    claimed with :func:`messjax.fileio.claim_output_dir` (``force``, ``restart``).
     """
     import numpy as np
     from tqdm.auto import tqdm
@@ -94,21 +108,20 @@ def execute(
     from messjax import logging as mlog
     from messjax.checkpoint import SweepCheckpoint, chunk_bounds, chunked_sweep, table_fingerprint
     from messjax.experiment import summary_rows, table_features
+    from messjax.fileio import claim_output_dir
 
     start = time.perf_counter()
     tables = load_tables(cfg, data_dir)
     resolved = cfg.resolve(list(tables))
     out = Path(out_dir) if out_dir is not None else None
-    ckpt = None
+    ckpt = output = None
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        if restart:
-            SweepCheckpoint.remove(out / CHECKPOINTS)
+        output = claim_output_dir(out, "sweep", force=force, restart=restart)
         identity = {
             "config": {k: v for k, v in resolved.to_dict().items() if k != "wandb"},
             "tables": {t: table_fingerprint(tb) for t, tb in tables.items()},
         }
-        ckpt = SweepCheckpoint(out / CHECKPOINTS, identity)
+        ckpt = SweepCheckpoint(output.tree(CHECKPOINTS), identity)
 
     rows: list[dict[str, Any]] = []
     traces: dict[str, Any] = {}
@@ -139,7 +152,7 @@ def execute(
                 progress=bar.update,
                 head=resolved.head,
                 method=resolved.method,
-                trace_every=resolved.trace_every,
+                trace_every=resolved.trace_every or 0,
                 **resolved.engine_options(),
             )
             feature_s += t1 - t0
@@ -181,13 +194,12 @@ def execute(
     # OUTPUTS
     from messjax.plots import draw_figures
 
-    files = [mlog.write_summary_csv(out / mlog.SUMMARY_CSV, rows)]
-    (out / CONFIG_YAML).write_text(resolved.to_yaml())
-    files.append(out / CONFIG_YAML)
+    files = [mlog.write_summary_csv(output.file(mlog.SUMMARY_CSV), rows)]
+    files.append(output.write_text(CONFIG_YAML, resolved.to_yaml()))
     if traces:
         files.append(
             mlog.save_traces(
-                out / mlog.TRACES_NPZ,
+                output.file(mlog.TRACES_NPZ),
                 traces,
                 row_index,
                 {t: tables[t].models for t in traces},
@@ -196,12 +208,14 @@ def execute(
             )
         )
         outcome.traces = mlog.load_traces(out / mlog.TRACES_NPZ)
-    elif (out / mlog.TRACES_NPZ).exists():
-        (out / mlog.TRACES_NPZ).unlink()
-    figures = draw_figures(out, rows, outcome.traces)
+    else:
+        output.remove(mlog.TRACES_NPZ)
+    figures = draw_figures(out, rows, outcome.traces, output=output)
     files += figures
     outcome.seconds = time.perf_counter() - start
     wb = resolved.wandb
+    if wb.mode != "disabled":
+        output.tree("wandb")
     outcome.wandb_dir = mlog.log_wandb(
         out,
         resolved.to_dict(),
@@ -269,6 +283,7 @@ def main(args: argparse.Namespace) -> int:
         data_dir=data_dir(args),
         restart=args.restart,
         progress=not args.no_progress,
+        force=args.force,
     )
     print(results_table(outcome.rows))
     print()

@@ -55,8 +55,9 @@ def main(args: argparse.Namespace) -> int:
     for name, check in checks.items():
         print(f"    {name:22s} {check['status']}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        from messjax.fileio import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(report, indent=1))
         print(f"  report written to {args.json}")
     if args.strict:
         applies = report["guarantee_applies"]

@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -75,16 +74,9 @@ def load(cache_dir: str | os.PathLike, name: str, key: str) -> np.ndarray | None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from messjax.fileio import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
 
 
 def save(cache_dir: str | os.PathLike, name: str, key: str, features: np.ndarray) -> Path:
