@@ -186,8 +186,11 @@ def load_table(zoo: str, data_dir: str | None, max_requests: int | None = None):
 
 
 # ------------------------------------------------------------------------------ evaluation
-def run_messplus(table, x, spec: StreamSpec, seeds, V: float, c: float):
-    """MESS+ (paper defaults) on one stream, as a :class:`~messjax.baselines.MethodResult`."""
+def run_messplus(table, x, spec: StreamSpec, seeds, V: float, c: float, relative_V: int = 0):
+    """MESS+ (paper defaults) on one stream, as a :class:`~messjax.baselines.MethodResult`.
+
+    ``relative_V=1`` (``messjax evaluate``'s default) makes V unit-free (V * E_hat / max E_hat).
+    """
     from messjax.baselines import from_sweep
     from messjax.core.sweep import make_grid, run_sweep
     from messjax.experiment import engine_config, sweep_table
@@ -202,6 +205,7 @@ def run_messplus(table, x, spec: StreamSpec, seeds, V: float, c: float):
         epochs=spec.epochs,
         feedback_rate=spec.feedback_rate,
         cost_estimator="last_explore",
+        relative_V=relative_V,
     )
     xt = x[spec.test_index]
     if len(spec.segments) == 1:
@@ -218,13 +222,15 @@ def run_messplus(table, x, spec: StreamSpec, seeds, V: float, c: float):
     return from_sweep(result)
 
 
-def evaluate_stream(table, x, spec: StreamSpec, seeds, *, V=1e-4, c=0.1, extra_V=(), training=None):
+def evaluate_stream(
+    table, x, spec: StreamSpec, seeds, *, V=1e-4, c=0.1, extra_V=(), training=None, relative_V=0
+):
     """Every method on one stream: ``{name: MethodResult}`` (MESS+ first)."""
     from messjax.baselines import RouterTraining, run_baselines
 
-    results = {"messplus": run_messplus(table, x, spec, seeds, V, c)}
+    results = {"messplus": run_messplus(table, x, spec, seeds, V, c, relative_V)}
     for v in extra_V:
-        r = run_messplus(table, x, spec, seeds, v, c)
+        r = run_messplus(table, x, spec, seeds, v, c, relative_V)
         r.name = f"messplus-V={v:g}"
         results[r.name] = r
     results.update(
@@ -347,10 +353,11 @@ def markdown(rows: list[dict[str, Any]], models: Sequence[str], meta: dict[str, 
     unit = meta.get("cost_label", "MJ")
     col = meta.get("cost_column", "cost_mj")
     shares = " / ".join(reversed(models))
-    lines = [
-        f"# MESS+ reproduction — zoo `{zoo}`, scenario `{scenario}`",
+    lines = [  # meta "title" / "settings" replace the heading / paragraph (messjax evaluate)
+        meta.get("title") or f"# MESS+ reproduction — zoo `{zoo}`, scenario `{scenario}`",
         "",
-        f"MESS+: V = {meta['V']:g}, c = {meta['c']:g}, `last_explore` cost estimate, MLP head, "
+        meta.get("settings")
+        or f"MESS+: V = {meta['V']:g}, c = {meta['c']:g}, `last_explore` cost estimate, MLP head, "
         f"per-task predictor presets, feedback rate {meta['feedback_rate']:g}; seeds "
         f"{', '.join(str(s) for s in meta['seeds'])}; features `{meta['featurizer']}`. "
         "Cost = total over the stream; satisfaction = final share of satisfied requests; mean "

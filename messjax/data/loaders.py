@@ -1240,14 +1240,18 @@ def _describe_long(table: RoutingTable, tw: int) -> list[str]:
         out.append(f"{k + 1:>3}  {m:<{mw}}  {100 * acc:>6.1f}  {_fmt_cost(c):>12}")
     rows = _task_tables(table)
     drop = bool(table.dropped)
-    for title, cell, cw in (
+    top = float(np.max(table.mean_cost()))
+    # per-task costs on one scale (e.g. 1e-05 $), so that every cell is short
+    e = int(np.floor(np.log10(top))) - 2 if top > 0 and not 1 <= top < 1e5 else 0
+    cost_label = f"mean cost ({unit}) per model" if e == 0 else f"mean cost (1e{e} {unit})"
+    for title, cell in (
         (
             "accuracy % per model (numbers as above)",
             lambda t: [f"{100 * a:.1f}" for a in t.accuracy()],
-            6,
         ),
-        (f"mean cost ({unit}) per model", lambda t: [_fmt_cost(c) for c in t.mean_cost()], 9),
+        (cost_label, lambda t: [_fmt_cost(c / 10.0**e) for c in t.mean_cost()]),
     ):
+        cw = max(len(str(M)), *(len(v) for _, t in rows for v in cell(t)))
         dh = f" {'dropped':>7}" if drop else ""
         head = f"{'task':<{tw}} {'requests':>8}{dh} |" + "".join(
             f" {k + 1:>{cw}}" for k in range(M)
