@@ -556,7 +556,8 @@ def main(args: argparse.Namespace) -> int:
     (out / "figures").mkdir(parents=True, exist_ok=True)
 
     print(
-        f"messjax evaluate: zoo {name} ({len(table)} requests, {_n(len(table.task_names), 'task')}, "
+        f"messjax evaluate: zoo {name} ({len(table)} requests, "
+        f"{_n(len(table.task_names), 'task')}, "
         f"{table.num_models} models, cost unit {table.cost_unit}"
         + (f", {table.dropped_rows} incomplete requests dropped" if table.dropped_rows else "")
         + f"), {'one mixed stream' if args.stream == MIXED else _n(len(streams), 'task stream')}, "
