@@ -122,6 +122,22 @@ def routerbench_csv(path: Path, n: int = 60, *, crlf=False, bom=False, **kw) -> 
     return path
 
 
+def row_lines(path: Path) -> list[int]:
+    """The file line on which each data row starts (header = line 1)."""
+    old = csv.field_size_limit(2**31 - 1)  # the long prompt
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            next(reader)
+            out, prev = [], reader.line_num
+            for _ in reader:
+                out.append(prev + 1)
+                prev = reader.line_num
+    finally:
+        csv.field_size_limit(old)
+    return out
+
+
 ROUTELLM_MODELS = ("mixtral-8x7b-instruct-v0.1", "gpt-4-1106-preview")
 
 
