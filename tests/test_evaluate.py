@@ -211,6 +211,27 @@ def test_default_relative_V_is_the_papers_tradeoff_on_the_llama_logs(data_dir):
     assert round(PAPER_V * large, 2) == E.DEFAULT_RELATIVE_V
 
 
+@pytest.mark.data
+def test_reproduce_is_evaluate_with_the_papers_settings(tmp_path, data_dir):
+    shrink = ["--featurizer", "hash", "--seeds", "1", "--router-steps", "5", "--no-figures"]
+    shrink += ["--max-requests", "80", "--data-dir", str(data_dir)]
+    argv = ["reproduce", "--zoo", "llama3", "--tasks", "arc_challenge,logiqa", *shrink]
+    assert cli.main([*argv, "--out", str(tmp_path / "r")]) == 0
+    argv = ["evaluate", "--zoo", "llama3", "--alpha", "paper", "--absolute-V", *shrink]
+    argv += ["--task", "arc_challenge", "--task", "logiqa"]
+    assert cli.main([*argv, "--out", str(tmp_path / "e")]) == 0
+    tables = []
+    for d in ("r", "e"):
+        with open(tmp_path / d / "table.csv") as f:
+            tables.append({(r["task"], r["method"]): r for r in csv.DictReader(f)})
+    reproduced, evaluated = tables
+    assert set(reproduced) == set(evaluated) and len(reproduced) > 10
+    for key, r in reproduced.items():
+        for col in ("alpha", "cost_mj", "satisfaction", "explore_share", "num_requests"):
+            assert evaluated[key][col] == r[col], (key, col)
+    assert {r["offline_training"] for r in evaluated.values()} == {"leave-one-task-out"}
+
+
 def test_run_prints_big_zoos_readably(tmp_path, capsys):
     path = routerbench_csv(tmp_path / "rb.csv", 40, empty=[(5, "claude-v2")])
     argv = ["run", "--zoo", str(path), "--drop-incomplete", "--no-progress"]

@@ -537,6 +537,10 @@ def main(args: argparse.Namespace) -> int:
         table = table.take(np.sort(np.concatenate(keep)))
     methods = select_methods(args.method, table.models)
     tasks = list(dict.fromkeys(args.task)) if args.task else list(table.task_names)
+    if alphas.paper and alphas.default is None and not args.task:
+        # like reproduce: the tasks the paper (or --alpha TASK=A) gives a target
+        has = set(alphas.per_task) | set(_paper_alphas(args.zoo))
+        tasks = [t for t in tasks if t in has] or tasks
     streams = build_streams(
         table,
         tasks,
