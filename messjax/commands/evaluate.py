@@ -33,6 +33,7 @@ import argparse
 import dataclasses
 import difflib
 import os
+import re
 import sys
 import tempfile
 import time
@@ -402,21 +403,19 @@ def _settings_text(meta: dict[str, Any]) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Write atomically (temp file + rename): a kill leaves the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` atomically (see :func:`_atomic`)."""
+    _atomic(lambda p: p.write_text(text, encoding="utf-8"), path)
 
 
 def _atomic(write: Callable[[Path], None], path: Path) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it into place: a kill
+    leaves the old complete file or the new one, never half of one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> the usual permissions of a new file
         write(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
@@ -611,9 +610,10 @@ def main(args: argparse.Namespace) -> int:
     _atomic(lambda p: write_csv(rows, p), out / "table.csv")
     if not args.no_figures:
         for spec, _ in streams:
+            figure = re.sub(r"[^\w.+=-]", "_", spec.name) + ".png"  # task names from the logs
             _atomic(
                 lambda p, s=spec: plot_task(rows, s.name, p, meta),
-                out / "figures" / f"{spec.name}.png",
+                out / "figures" / figure,
             )
     meta.update(wall_s=time.perf_counter() - t_start, host=f"{os.cpu_count()} CPU cores")
     _write_text(out / "table.md", markdown(rows, table.models, meta))
