@@ -209,3 +209,29 @@ def test_prices(tmp_path):
         load_zoo(
             routerbench_csv(tmp_path / "rb.csv", 4, models=ROUTERBENCH_MODELS[:2]), prices=PRICES
         )
+
+
+def test_config_keys_missing_and_prices(tmp_path):
+    from messjax.config import config_from_dict, load_tables
+
+    folder = routellm_folder(tmp_path / "routellm", n=5)
+    (folder / "gsm8k.csv").write_text(
+        (folder / "gsm8k.csv").read_text().replace(",True,", ",,", 1)  # one empty cell
+    )
+    raw = {"zoo": str(folder), "data": {"missing": "drop", "prices": PRICES}, "alpha": 0.7}
+    cfg = config_from_dict(raw)
+    assert cfg.data.missing == "drop" and dict(cfg.data.prices) == PRICES
+    assert config_from_dict(cfg.to_dict()).data == cfg.data  # config.yaml round trip
+    with pytest.warns(IncompleteRowsWarning, match="dropped 1 of 15 requests"):
+        tables = load_tables(cfg)
+    assert {t: len(tb) for t, tb in tables.items()} == {
+        "gsm8k": 4,
+        "mmlu_anatomy": 5,
+        "mmlu_astronomy": 5,
+    }
+    (tmp_path / "p.yaml").write_text(json.dumps(PRICES))
+    assert config_from_dict({"data": {"prices": str(tmp_path / "p.yaml")}}).data.prices
+    with pytest.raises(ConfigError, match=r"'data\.missing'"):
+        config_from_dict({"data": {"missing": "skip"}})
+    with pytest.raises(ConfigError, match=r"data\.prices"):
+        config_from_dict({"data": {"prices": 3}})
