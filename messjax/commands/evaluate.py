@@ -461,7 +461,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="NAME[,NAME]",
         help="only these methods (repeatable or comma-separated; 'single' = every single-model "
-        "row); default: all",
+        f"row); default: all. Known: {', '.join(m.name for m in METHODS)}, single-<model>",
     )
     parser.add_argument(
         "--seeds", type=int, default=3, help="number of seeds, from 42 upward (default: 3)"
