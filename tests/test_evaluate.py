@@ -246,3 +246,23 @@ def test_run_prints_big_zoos_readably(tmp_path, capsys):
     assert "note: dropped 1 of 40 requests" in captured.err
     header = next(line for line in out.splitlines() if "calls %" in line)
     assert len(header) <= 100
+
+
+def test_build_streams_training_data():
+    table = synthetic_zoo("llama3", num_requests=20)  # 8 tasks
+    two = ["arc_challenge", "boolq"]
+    ((mixed, label),) = E.build_streams(table, two, E.Alphas(0.6), "mixed", "z")
+    assert label == "other tasks" and len(mixed.test_index) == 40
+    assert set(table.tasks[mixed.train_index]).isdisjoint(two)
+    assert len(mixed.train_index) == len(table) - 40
+    ((whole, label),) = E.build_streams(table, table.task_names, E.Alphas(0.6), "mixed", "z")
+    assert label.startswith("split (25%") and len(whole.test_index) == 160 - 40
+    assert set(whole.test_index).isdisjoint(whole.train_index)
+    per_task = E.build_streams(table, two, E.Alphas(0.6, {"boolq": 0.8}), "tasks", "z")
+    assert [(s.name, s.alpha, lab) for s, lab in per_task] == [
+        ("arc_challenge", 0.6, "leave-one-task-out"),
+        ("boolq", 0.8, "leave-one-task-out"),
+    ]
+    one = table.select_task("piqa")
+    ((s, label),) = E.build_streams(one, ["piqa"], E.Alphas(0.7), "tasks", "z", train_fraction=0.5)
+    assert label.startswith("split (50%") and len(s.test_index) == len(s.train_index) == 10
