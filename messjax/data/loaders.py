@@ -1127,8 +1127,9 @@ def load_zoo(
         if not prices:
             raise DataError(
                 "looks like a RouteLLM CSV (prompt plus True/False model columns): it has no "
-                "costs, so give a price per model: on the command line --price MODEL=DOLLARS "
-                "(repeatable) or --prices FILE (JSON/YAML); in Python "
+                "costs, so give a price per model: --price MODEL=DOLLARS "
+                "(repeatable) or --prices FILE (JSON/YAML) with messjax evaluate, run or data "
+                "describe; in Python "
                 "messjax.data.load_routellm(path, prices={model: dollars, ...})",
                 source=str(path),
             )
