@@ -82,14 +82,13 @@ METHODS: list[Method] = [
     Method("messplus", "MESS+ (the paper's rule; relative V by default, see --V)"),
     Method("messjax", "the project's own routing policy"),
     Method("oracle", "per-request LP floor with perfect hindsight", True),
-    Method("educated-guess", "the authors' accuracy-only model mixture", True),
     Method("mixture-lp", "cheapest model mixture meeting alpha from true accuracies", True),
-    Method("random-constraint", "cheapest model mixture meeting alpha from true accuracies", True),
+    Method("educated-guess", "the authors' cost-blind mixture from true accuracies", True),
     Method("routellm-hindsight", "RouteLLM-style binary router, threshold set on the test", True),
     Method("routellm-train", "RouteLLM-style binary router, threshold set on training data"),
-    Method("routerdc", "RouterDC-style router, one routing for every alpha"),
-    Method("routerdc-hindsight", "RouterDC-style router, threshold set on the test", True),
-    Method("routerdc-train", "RouterDC-style router, threshold set on training data"),
+    Method("routerdc", "RouterDC-style router, argmax of its predictions (every alpha)"),
+    Method("routerdc-alpha-hindsight", "RouterDC-style, per-alpha threshold on the test", True),
+    Method("routerdc-alpha-train", "RouterDC-style, per-alpha threshold on training data"),
 ]
 SINGLE = "single-"
 
@@ -267,8 +266,9 @@ def build_streams(
             test, train, label = rows, others, "other tasks"
         else:
             (test, train), label = split(rows), split_label
-        epochs, lr = predictor_preset(MIXED)
-        specs.append((StreamSpec(MIXED, test, train, alpha, epochs, lr, 1.0, [len(test)]), label))
+        epochs, lr, momentum = predictor_preset(MIXED)
+        spec = StreamSpec(MIXED, test, train, alpha, epochs, lr, 1.0, [len(test)], momentum)
+        specs.append((spec, label))
         return specs
     per_task = alphas.for_tasks(tasks, zoo_tasks, zoo)
     for t in tasks:
@@ -277,8 +277,9 @@ def build_streams(
             test, train, label = rows, np.flatnonzero(table.tasks != t), "leave-one-task-out"
         else:
             (test, train), label = split(rows), split_label
-        epochs, lr = predictor_preset(t)
-        specs.append((StreamSpec(t, test, train, per_task[t], epochs, lr, 1.0, [len(test)]), label))
+        epochs, lr, momentum = predictor_preset(t)
+        spec = StreamSpec(t, test, train, per_task[t], epochs, lr, 1.0, [len(test)], momentum)
+        specs.append((spec, label))
     return specs
 
 
@@ -392,13 +393,17 @@ def _settings_text(meta: dict[str, Any]) -> str:
         else f"V = {meta['V']:g} per {meta['cost_unit']} (absolute, as in the paper)"
     )
     return (
-        f"MESS+: {V}, c = {meta['c']:g}, `last_explore` cost estimate, MLP head, predictor "
-        f"presets per task (default for tasks the paper does not have); seeds "
+        f"MESS+: {V}, c = {meta['c']:g}, `last_explore` cost estimate, MLP head (input and "
+        "hidden dropout 0.1, n_dup copies per step), the authors' predictor presets per task "
+        "(epochs, learning rate, momentum; a default for tasks the paper does not have); seeds "
         f"{', '.join(str(s) for s in meta['seeds'])}; features `{meta['featurizer']}`. "
-        f"Streams: {meta['stream_text']}. Offline routers train on: {meta['training_text']}; "
-        "`-hindsight` calibrates the threshold on the test stream, `-train` on held-out "
-        "training rows. Cost = total over the stream; satisfaction = final share of satisfied "
-        "requests; mean ± std over seeds. * = uses hindsight (test labels or true accuracies)."
+        f"Streams: {meta['stream_text']}. Offline routers train on: {meta['training_text']}. "
+        "`educated-guess` = the authors' cost-blind mixture, `mixture-lp` = the cheapest "
+        "mixture meeting alpha; `routerdc` serves the argmax of its predicted satisfactions "
+        "(one routing for every alpha); `-hindsight` calibrates a per-alpha threshold on the "
+        "test stream, `-train` on held-out training rows. Cost = total over the stream; "
+        "satisfaction = final share of satisfied requests; mean ± std over seeds. * = uses "
+        "hindsight (test labels or true accuracies)."
     )
 
 
