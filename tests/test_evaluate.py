@@ -187,7 +187,7 @@ def test_default_V_gives_the_same_decisions_in_joules_and_megajoules():
     assert (s.V, s.relative_V) == (E.DEFAULT_RELATIVE_V, 1)
 
     def run(table, V, relative):
-        return run_messplus(table, x, spec, [42, 43], V, s.c, relative).summary
+        return run_messplus(table, x, spec, [42, 43], V, s.c, relative_V=relative).summary
 
     a, b = run(joules, s.V, 1), run(mega, s.V, 1)
     assert len(np.unique(np.argmax(a.served_counts, -1))) >= 1

@@ -234,6 +234,7 @@ def run_messplus(
     V: float,
     c: float,
     sparse_training: str | None = None,
+    *,
     relative_V: int = 0,
 ):
     """MESS+ (paper defaults) on one stream, as a :class:`~messjax.baselines.MethodResult`
