@@ -127,12 +127,18 @@ class DataConfig:
         first N requests of each task in file order (``null``: all).
       preset: synthetic zoo preset (``llama3``, ``qwen2``, ``toy``); synthetic only.
       seed: generator seed of the synthetic zoo (the request order is shuffled per sweep seed).
+      missing: ``error`` (default) or ``drop``: what a log row with an empty score or cost cell
+        does (``drop``: dropped with a warning counting them per model and task).
+      prices: ``(model, dollars per request)`` pairs for RouteLLM logs (no cost columns); in
+        YAML a mapping, a list of pairs, or the path of a JSON/YAML price file.
     """
 
     cost: str = "energy"
     num_requests: int | None = None
     preset: str = "llama3"
     seed: int = 0
+    missing: str = "error"
+    prices: tuple[tuple[str, float], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -433,6 +439,23 @@ def _zoo(v: Any) -> str:
     )
 
 
+def _prices(v: Any) -> tuple[tuple[str, float], ...]:
+    """``data.prices``: a mapping, a list of ``[model, dollars]`` pairs or a price file path."""
+    from messjax.data.loaders import parse_price, read_prices
+
+    if isinstance(v, str):
+        pairs = read_prices(v).items()
+    elif isinstance(v, Mapping):
+        pairs = [parse_price(f"{k}={x}") for k, x in v.items()]
+    elif isinstance(v, list | tuple) and all(
+        isinstance(p, list | tuple) and len(p) == 2 for p in v
+    ):
+        pairs = [parse_price(f"{k}={x}") for k, x in v]
+    else:
+        raise ConfigError("data.prices", f"expected a mapping model -> dollars, got {v!r}")
+    return tuple(sorted((str(k), float(x)) for k, x in pairs))
+
+
 def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
     """Validate a plain dict (e.g. parsed YAML) into a :class:`SweepConfig`.
 
@@ -469,6 +492,12 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
         dkw["preset"] = _as_choice("data.preset", data["preset"], list(SYNTHETIC_PRESETS))
     if "seed" in data:
         dkw["seed"] = _as_int("data.seed", data["seed"], minimum=0)
+    if "missing" in data:
+        from messjax.data.loaders import MISSING
+
+        dkw["missing"] = _as_choice("data.missing", data["missing"], list(MISSING))
+    if data.get("prices") is not None:
+        dkw["prices"] = _prices(data["prices"])
     kw["data"] = DataConfig(**dkw)
     if zoo == SYNTHETIC and kw["data"].cost != "energy":
         raise ConfigError("data.cost", "the synthetic zoo has energy costs only")
@@ -628,7 +657,13 @@ def load_tables(cfg: SweepConfig, data_dir: str | os.PathLike | None = None) -> 
             )
             for t in tasks
         }
-    zoo = load_zoo(cfg.zoo, data_dir=data_dir, cost=cfg.data.cost)
+    zoo = load_zoo(
+        cfg.zoo,
+        data_dir=data_dir,
+        cost=cfg.data.cost,
+        missing=cfg.data.missing,
+        prices=dict(cfg.data.prices) or None,
+    )
     known = zoo.task_names
     tasks = cfg.tasks or known
     out = {}

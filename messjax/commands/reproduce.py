@@ -233,10 +233,19 @@ def load_table(zoo: str, data_dir: str | None, max_requests: int | None = None):
 
 # ------------------------------------------------------------------------------ evaluation
 def run_messplus(
-    table, x, spec: StreamSpec, seeds, V: float, c: float, sparse_training: str | None = None
+    table,
+    x,
+    spec: StreamSpec,
+    seeds,
+    V: float,
+    c: float,
+    sparse_training: str | None = None,
+    *,
+    relative_V: int = 0,
 ):
     """MESS+ (paper defaults) on one stream, as a :class:`~messjax.baselines.MethodResult`
-    (``sparse_training`` overrides the stream's rule)."""
+    (``sparse_training`` overrides the stream's rule; ``relative_V=1``, ``messjax evaluate``'s
+    default, makes V unit-free: V * E_hat / max E_hat)."""
     from messjax.baselines import from_sweep
     from messjax.core.sweep import make_grid, run_sweep
     from messjax.experiment import engine_config, sweep_table
@@ -253,6 +262,7 @@ def run_messplus(
         feedback_rate=spec.feedback_rate,
         sparse_training=sparse_training or spec.sparse_training,
         cost_estimator="last_explore",
+        relative_V=relative_V,
     )
     xt = x[spec.test_index]
     if len(spec.segments) == 1:
@@ -269,18 +279,20 @@ def run_messplus(
     return from_sweep(result)
 
 
-def evaluate_stream(table, x, spec: StreamSpec, seeds, *, V=1e-4, c=0.1, extra_V=(), training=None):
+def evaluate_stream(
+    table, x, spec: StreamSpec, seeds, *, V=1e-4, c=0.1, extra_V=(), training=None, relative_V=0
+):
     """Every method on one stream: ``{name: MethodResult}`` (MESS+ first)."""
     from messjax.baselines import RouterTraining, run_baselines
 
-    results = {"messplus": run_messplus(table, x, spec, seeds, V, c)}
+    results = {"messplus": run_messplus(table, x, spec, seeds, V, c, relative_V=relative_V)}
     if spec.feedback_rate < 1:  # the other sparse-feedback training rule, named
         other = next(r for r in SPARSE_TRAINING if r != spec.sparse_training)
-        r = run_messplus(table, x, spec, seeds, V, c, sparse_training=other)
+        r = run_messplus(table, x, spec, seeds, V, c, sparse_training=other, relative_V=relative_V)
         r.name = f"messplus-{other.replace('_', '-')}"
         results[r.name] = r
     for v in extra_V:
-        r = run_messplus(table, x, spec, seeds, v, c)
+        r = run_messplus(table, x, spec, seeds, v, c, relative_V=relative_V)
         r.name = f"messplus-V={v:g}"
         results[r.name] = r
     results.update(
@@ -413,27 +425,30 @@ def markdown(rows: list[dict[str, Any]], models: Sequence[str], meta: dict[str, 
     unit = meta.get("cost_label", "MJ")
     col = meta.get("cost_column", "cost_mj")
     shares = " / ".join(reversed(models))
-    lines = [
-        f"# MESS+ reproduction — zoo `{zoo}`, scenario `{scenario}`",
+    lines = [  # meta "title" / "settings" replace the heading / paragraph (messjax evaluate)
+        meta.get("title") or f"# MESS+ reproduction — zoo `{zoo}`, scenario `{scenario}`",
         "",
-        f"MESS+: V = {meta['V']:g}, c = {meta['c']:g}, `last_explore` cost estimate, MLP head "
-        "(input and hidden dropout 0.1, n_dup copies per step), per-task predictor presets "
-        f"(epochs, learning rate, momentum), feedback rate {meta['feedback_rate']:g}"
-        + (
-            f" (the predictor trains on {SPARSE_RULE_TEXT[meta['sparse_training']]})"
-            if meta["feedback_rate"] < 1
-            else ""
-        )
-        + f"; seeds {', '.join(str(s) for s in meta['seeds'])}; features "
-        f"`{meta['featurizer']}`. "
-        "Cost = total over the stream; satisfaction = final share of satisfied requests; mean "
-        "± std over seeds. * = uses hindsight (test labels or true accuracies). "
-        "`educated-guess` = the authors' cost-blind mixture, `mixture-lp` = the cheapest "
-        "mixture meeting alpha. Offline routers train on the other tasks; `routerdc` serves "
-        "the argmax of its predicted satisfactions (one routing for every alpha, as in the "
-        "paper); `-hindsight` calibrates a per-alpha threshold on the test stream (over every "
-        "distinct score), `-train` on held-out training rows. Paper numbers only beside rows "
-        "computed the paper's way.",
+        meta.get("settings")
+        or (
+            f"MESS+: V = {meta['V']:g}, c = {meta['c']:g}, `last_explore` cost estimate, MLP head "
+            "(input and hidden dropout 0.1, n_dup copies per step), per-task predictor presets "
+            f"(epochs, learning rate, momentum), feedback rate {meta['feedback_rate']:g}"
+            + (
+                f" (the predictor trains on {SPARSE_RULE_TEXT[meta['sparse_training']]})"
+                if meta["feedback_rate"] < 1
+                else ""
+            )
+            + f"; seeds {', '.join(str(s) for s in meta['seeds'])}; features "
+            f"`{meta['featurizer']}`. "
+            "Cost = total over the stream; satisfaction = final share of satisfied requests; mean "
+            "± std over seeds. * = uses hindsight (test labels or true accuracies). "
+            "`educated-guess` = the authors' cost-blind mixture, `mixture-lp` = the cheapest "
+            "mixture meeting alpha. Offline routers train on the other tasks; `routerdc` serves "
+            "the argmax of its predicted satisfactions (one routing for every alpha, as in the "
+            "paper); `-hindsight` calibrates a per-alpha threshold on the test stream (over every "
+            "distinct score), `-train` on held-out training rows. Paper numbers only beside rows "
+            "computed the paper's way."
+        ),
         "",
         f"| task | α | method | cost {unit} | satisfaction % | SLA met | paper cost {unit} | "
         f"paper sat % | × MESS+ | × oracle | calls % {shares} | explore % |",

@@ -2,6 +2,7 @@
 
 from messjax.data.loaders import (
     ZOOS,
+    IncompleteRowsWarning,
     ZooJoinWarning,
     describe,
     detect_format,
@@ -10,6 +11,8 @@ from messjax.data.loaders import (
     load_routellm,
     load_routerbench,
     load_zoo,
+    parse_price,
+    read_prices,
 )
 from messjax.data.streams import (
     chain,
@@ -25,6 +28,7 @@ from messjax.data.table import RoutingTable, concat, sort_models
 __all__ = [
     "SYNTHETIC_PRESETS",
     "ZOOS",
+    "IncompleteRowsWarning",
     "RoutingTable",
     "ZooJoinWarning",
     "chain",
@@ -38,7 +42,9 @@ __all__ = [
     "load_routellm",
     "load_routerbench",
     "load_zoo",
+    "parse_price",
     "permutation",
+    "read_prices",
     "shuffle",
     "sort_models",
     "synthetic_zoo",

@@ -9,7 +9,8 @@ immutable: arrays are read-only and every transformation returns a new table.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -36,6 +37,8 @@ class RoutingTable:
       cost_unit: ``"J"`` (GPU energy), ``"s"`` (latency) or ``"$"`` (price).
       name: a label for the zoo (e.g. ``"llama3"``).
       source: where the table was read from (used in error messages).
+      dropped: task -> number of requests dropped when the logs were read because a score or
+        cost cell was empty (``missing="drop"`` of the loaders); empty when none were.
     """
 
     texts: np.ndarray
@@ -47,6 +50,7 @@ class RoutingTable:
     cost_unit: str = "J"
     name: str = "zoo"
     source: str = "<table>"
+    dropped: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         T = len(self.texts)
@@ -57,6 +61,7 @@ class RoutingTable:
         set_("tasks", _frozen(np.asarray(self.tasks, dtype=object)))
         set_("ids", _frozen(np.asarray([str(i) for i in self.ids], dtype=object)))
         set_("models", tuple(str(m) for m in self.models))
+        set_("dropped", MappingProxyType({str(k): int(v) for k, v in dict(self.dropped).items()}))
         M = len(self.models)
         if T == 0:
             raise DataError("the table is empty (no requests)", source=self.source)
@@ -103,6 +108,11 @@ class RoutingTable:
 
     def __len__(self) -> int:
         return self.num_requests
+
+    @property
+    def dropped_rows(self) -> int:
+        """Requests dropped on load for an empty score or cost cell (see ``dropped``)."""
+        return sum(self.dropped.values())
 
     @property
     def task_names(self) -> tuple[str, ...]:
@@ -231,4 +241,5 @@ def concat(tables: Sequence[RoutingTable], name: str | None = None) -> RoutingTa
         cost_unit=first.cost_unit,
         name=name or first.name,
         source=first.source,
+        dropped=first.dropped,
     )
