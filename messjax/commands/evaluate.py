@@ -35,7 +35,6 @@ import difflib
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -407,27 +406,6 @@ def _settings_text(meta: dict[str, Any]) -> str:
     )
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` atomically (see :func:`_atomic`)."""
-    _atomic(lambda p: p.write_text(text, encoding="utf-8"), path)
-
-
-def _atomic(write: Callable[[Path], None], path: Path) -> None:
-    """``write(tmp)`` to a temporary file beside ``path``, then rename it into place: a kill
-    leaves the old complete file or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> the usual permissions of a new file
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ------------------------------------------------------------------------------ command line
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -506,6 +484,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", default=None, metavar="DIR", help="output folder (default: runs/evaluate-<zoo>)"
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into the output folder even if it holds files messjax did not write",
+    )
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
     # Hidden options to shrink the run (tests).
     parser.add_argument("--max-requests", type=int, default=None, help=argparse.SUPPRESS)
@@ -517,6 +500,7 @@ def main(args: argparse.Namespace) -> int:
     from messjax.commands.reproduce import default_featurizer, markdown, plot_task, write_csv
     from messjax.errors import ConfigError
     from messjax.experiment import table_features
+    from messjax.fileio import claim_output_dir
     from messjax.metrics import cost_column, cost_display
     from messjax.paper import PAPER_V, SEEDS
 
@@ -561,7 +545,7 @@ def main(args: argparse.Namespace) -> int:
     )
     name = table.name
     out = Path(args.out or f"runs/evaluate-{Path(name).name}")
-    (out / "figures").mkdir(parents=True, exist_ok=True)
+    output = claim_output_dir(out, NAME, force=args.force)
 
     print(
         f"messjax evaluate: zoo {name} ({len(table)} requests, "
@@ -612,16 +596,13 @@ def main(args: argparse.Namespace) -> int:
         + ("one mixed stream" if args.stream == MIXED else "one stream per task"),
     )
     meta["settings"] = _settings_text(meta)
-    _atomic(lambda p: write_csv(rows, p), out / "table.csv")
+    write_csv(rows, output.file("table.csv"))
     if not args.no_figures:
         for spec, _ in streams:
             figure = re.sub(r"[^\w.+=-]", "_", spec.name) + ".png"  # task names from the logs
-            _atomic(
-                lambda p, s=spec: plot_task(rows, s.name, p, meta),
-                out / "figures" / figure,
-            )
+            plot_task(rows, spec.name, output.file(f"figures/{figure}"), meta)
     meta.update(wall_s=time.perf_counter() - t_start, host=f"{os.cpu_count()} CPU cores")
-    _write_text(out / "table.md", markdown(rows, table.models, meta))
+    output.write_text("table.md", markdown(rows, table.models, meta))
     print()
     print(console_table(rows, col, unit))
     print()
