@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from messjax import paper
-from messjax.core.types import HPARAM_NAMES, SPARSE_TRAINING
+from messjax.core.names import COST_ESTIMATORS, HEADS, HPARAM_NAMES, SPARSE_TRAINING
 from messjax.errors import ConfigError
 
 #: Zoos a config may name besides a path to a log folder or CSV (see messjax.data.ZOOS).
@@ -37,10 +37,8 @@ REAL_ZOOS = ("llama3", "qwen2", "llama3+qwen2")
 ZOO_NAMES = (SYNTHETIC, *REAL_ZOOS)
 COSTS = ("energy", "time")
 FEATURIZERS = ("hash", "minilm")
-HEADS = ("mlp", "linear")
 METHODS = ("fast", "generic")
 WANDB_MODES = ("offline", "online", "disabled")
-COST_ESTIMATORS = ("last_explore", "running_mean", "oracle")
 
 #: The embedded default config: the same as configs/synthetic.yaml (a test checks it).
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -177,6 +175,7 @@ class SweepConfig:
     cost_estimator: tuple[str, ...] = ("last_explore",)
     inference_cost: tuple[float, ...] = (0.0,)
     training_cost: tuple[float, ...] = (0.0,)
+    relative_V: tuple[int, ...] = (0,)
     momentum: tuple[float, ...] | None = None
     sparse_training: tuple[str, ...] = ("feedback_only",)
     trace_every: int = 10
@@ -349,6 +348,7 @@ _RANGES = {
     "feedback_rate": (lambda x: 0 < x <= 1, "must be in (0, 1]"),
     "inference_cost": (lambda x: x >= 0, "must be >= 0"),
     "training_cost": (lambda x: x >= 0, "must be >= 0"),
+    "relative_V": (lambda x: x in (0, 1), "must be 0 or 1 (or a bool)"),
     "momentum": (lambda x: 0 <= x < 1, "must be in [0, 1)"),
 }
 
@@ -368,6 +368,8 @@ def _axis(key: str, v: Any) -> tuple | None:
         return tuple(_as_choice(key, x, SPARSE_TRAINING) for x in values)
     if key == "epochs":
         values = [_as_int(key, x, minimum=0) for x in values]
+    if key == "relative_V":
+        values = [int(x) if isinstance(x, bool) else x for x in values]
     for x in values:
         if not _is_number(x):
             raise ConfigError(
@@ -377,7 +379,9 @@ def _axis(key: str, v: Any) -> tuple | None:
     for x in values:
         if not math.isfinite(x) or not ok(x):
             raise ConfigError(key, f"{rule}, got {x!r}")
-    return tuple(int(x) for x in values) if key == "epochs" else tuple(float(x) for x in values)
+    if key in ("epochs", "relative_V"):
+        return tuple(int(x) for x in values)
+    return tuple(float(x) for x in values)
 
 
 def _section(key: str, raw: Any, cls):

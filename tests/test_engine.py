@@ -16,7 +16,7 @@ import pytest
 from messjax.core.episode import Stream, run_episode
 from messjax.core.step import init_state, step
 from messjax.core.sweep import make_grid, run_sweep
-from messjax.core.types import EngineConfig, make_hparams
+from messjax.core.types import EngineConfig, Request, make_hparams
 from messjax.data import synthetic_zoo
 from messjax.errors import ConfigError
 from messjax.router import Router
@@ -332,6 +332,39 @@ def test_replay_router_save_restore(tmp_path):
 def test_bad_engine_config_names_the_field(field, value):
     with pytest.raises(ConfigError, match=f"'{field}'"):
         EngineConfig(num_models=3, feature_dim=8, **{field: value})
+
+
+@pytest.mark.parametrize("estimator", ["last_explore", "running_mean", "oracle"])
+def test_relative_V_decisions_invariant_to_cost_unit(estimator):
+    """With relative_V, multiplying every cost by 1e6 or 1e-6 changes no decision; with the
+    paper's absolute V the same V gives other decisions (the test can fail)."""
+    table, x = _stream(num_requests=600)
+    config = EngineConfig(num_models=table.num_models, feature_dim=x.shape[1])
+
+    def models(scale, relative):
+        hp = make_hparams(
+            alpha=0.75,
+            V=1e-2,
+            c=0.5,
+            learning_rate=0.1,
+            cost_estimator=estimator,
+            relative_V=relative,
+        )
+        costs = jnp.asarray(table.costs * scale)
+
+        def body(state, req):
+            state, out = step(state, req, hp, config)
+            return state, out.model
+
+        reqs = Request(x=jnp.asarray(x), labels=jnp.asarray(table.labels), costs=costs)
+        _, m = jax.lax.scan(body, init_state(jax.random.PRNGKey(3), config), reqs)
+        return np.asarray(m)
+
+    base = models(1.0, 1)
+    assert len(np.unique(base)) > 1  # the decisions are not trivial
+    np.testing.assert_array_equal(models(1e6, 1), base)
+    np.testing.assert_array_equal(models(1e-6, 1), base)
+    assert not np.array_equal(models(1e6, 0), models(1e-6, 0))
 
 
 # ------------------------------------------------------------------ fidelity options (issue 9)

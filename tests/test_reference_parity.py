@@ -85,6 +85,7 @@ def _configs(head: str, n: int, seed: int) -> list[dict]:
             cost_estimator=i % 3,
             inference_cost=float(rng.uniform(1.0, 50.0)) if i % 2 else 0.0,
             training_cost=float(rng.uniform(5.0, 100.0)) if (i // 2) % 2 else 0.0,
+            relative_V=(i // 2) % 2,
             momentum=(0.9, 0.95, 0.0)[i % 3 if i % 4 else 1],
             sparse_training=(i // 4) % 2,
         )

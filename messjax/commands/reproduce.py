@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from messjax.commands._common import add_data_dir, data_dir
-from messjax.core.types import SPARSE_TRAINING
+from messjax.core.names import SPARSE_TRAINING
 
 NAME = "reproduce"
 HELP = "reproduce the paper's main table: MESS+ and baselines per task (table.csv/.md, figures)"

@@ -99,6 +99,7 @@ def _hp_values(hp: Mapping | Hyperparams) -> dict:
         val = v[key]
         v[key] = choices.index(val) if isinstance(val, str) else int(val)
     v["epochs"] = int(v["epochs"])
+    v["relative_V"] = int(v["relative_V"])
     for k in (
         "alpha",
         "V",
@@ -335,6 +336,7 @@ def reference_episode(
     cost_count = np.zeros(M, dtype)
     masks = coins.dropout_masks if config.has_dropout else None
     oracle = estimator == "oracle"
+    relative_V = bool(v["relative_V"])
     running_mean = estimator == "running_mean"
     last_explore = estimator == "last_explore"
     largest = M - 1
@@ -355,7 +357,12 @@ def reference_episode(
         else:
             np.subtract(alpha, sh, out=score)
             score *= Q
-            score += V_costs[i] if oracle else V_estimate
+            if relative_V:  # V * E_hat / max_m E_hat (1 if that is 0)
+                e = costs[i] if oracle else estimate
+                dearest = e.max()
+                score += V * (e / (dearest if dearest > 0 else 1.0))
+            else:
+                score += V_costs[i] if oracle else V_estimate
             m = int(score.argmin())
         model[i] = m
         # 3. train on explorations with feedback

@@ -5,7 +5,8 @@ A request passes four pure functions, in this order:
 1. :func:`learner_decide` — exploration coin ``X_t ~ Bernoulli(min(1, c / t^(1/4)))``, the
    feedback coin ``F_t ~ Bernoulli(f)`` and the predictions ``s_hat = sigmoid(predictor(x_t))``;
 2. :func:`queue_decide` — ``m* = argmin_m V * E_hat[m] + Q * (alpha - s_hat[m])`` (ties to the
-   cheapest model), or the largest model when exploring;
+   cheapest model; with ``relative_V`` E_hat is divided by max_m E_hat[m]), or the largest
+   model when exploring;
 3. :func:`learner_update` — on an exploration with feedback (or on every exploration, the
    authors' simulator, with ``sparse_training = all_explorations``), ``epochs`` SGD steps on
    ``(x_t, s[:, t])``;
@@ -76,6 +77,14 @@ def choose_model(s_hat, cost_estimate, virtual_queue, alpha, V) -> jax.Array:
     return jnp.argmin(V * cost_estimate + virtual_queue * (alpha - s_hat)).astype(jnp.int32)
 
 
+def cost_scale(cost_estimate, relative_V) -> jax.Array:
+    """The unit E_hat is measured in by the argmin: 1 (absolute V, the paper) or, with
+    ``relative_V``, max_m E_hat[m] (1 if that is 0), which makes decisions invariant to
+    multiplying every cost by a constant."""
+    dearest = jnp.max(cost_estimate)
+    return jnp.where((relative_V != 0) & (dearest > 0), dearest, 1.0)
+
+
 def trains_on(explore, feedback, hp: Hyperparams) -> jax.Array:
     """Whether the predictor trains on this request: an exploration with feedback
     (``feedback_only``), or any exploration (``all_explorations``, the authors' simulator)."""
@@ -137,7 +146,8 @@ def queue_decide(queue: QueueState, explore, s_hat, costs, hp: Hyperparams, conf
     ``costs`` are the request's true costs, read only by the ``oracle`` estimator.
     """
     cost_estimate = jnp.where(hp.cost_estimator == ORACLE, costs, queue.cost_estimate)
-    best = choose_model(s_hat, cost_estimate, queue.virtual_queue, hp.alpha, hp.V)
+    relative = cost_estimate / cost_scale(cost_estimate, hp.relative_V)
+    best = choose_model(s_hat, relative, queue.virtual_queue, hp.alpha, hp.V)
     model = jnp.where(explore, config.num_models - 1, best).astype(jnp.int32)
     return model, cost_estimate
 

@@ -14,18 +14,14 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from messjax.core.names import (
+    COST_ESTIMATORS,
+    HEADS,
+    HPARAM_NAMES,
+    INT_LEAVES,
+    SPARSE_TRAINING,
+)
 from messjax.errors import ConfigError
-
-#: Cost estimators for E_hat (MESSPLUS.md section 2, "Variants"); leaf value = index.
-COST_ESTIMATORS = ("last_explore", "running_mean", "oracle")
-#: Predictor heads (MESSPLUS.md section 4).
-HEADS = ("mlp", "linear")
-#: What the predictor trains on under sparse feedback (leaf value = index):
-#: ``feedback_only`` (messjax, MESSPLUS.md section 2: explorations that yield feedback; the
-#: only choice a live system has) or ``all_explorations`` (the authors' simulator: every
-#: exploration, feedback or not; only the virtual queue waits for feedback). Identical when
-#: feedback_rate = 1.
-SPARSE_TRAINING = ("feedback_only", "all_explorations")
 
 
 def float_dtype():
@@ -49,6 +45,10 @@ class Hyperparams:
       cost_estimator: index into :data:`COST_ESTIMATORS`.
       inference_cost: router compute charged per request (cost units), 0 = not modelled.
       training_cost: router compute charged per predictor gradient step (cost units).
+      relative_V: 0 = V multiplies E_hat in the cost's own unit (the paper: V = 1e-4 is tuned
+        to joules); 1 = V multiplies E_hat / max_m E_hat, the cost estimates relative to the
+        dearest model's, so one V means the same trade-off on any cost unit or zoo
+        (multiplying every cost by a constant leaves every decision unchanged).
       sparse_training: index into :data:`SPARSE_TRAINING`: whether an exploration without
         feedback trains the predictor.
     """
@@ -62,15 +62,15 @@ class Hyperparams:
     cost_estimator: jax.Array
     inference_cost: jax.Array
     training_cost: jax.Array
+    relative_V: jax.Array
     momentum: jax.Array
     sparse_training: jax.Array
 
 
-#: Leaves that are integers; the rest are floats.
-INT_LEAVES = ("epochs", "cost_estimator", "sparse_training")
+if HPARAM_NAMES != tuple(f.name for f in dataclasses.fields(Hyperparams)):  # one list of names
+    raise ImportError("messjax.core.names.HPARAM_NAMES must list Hyperparams' fields in order")
 #: Leaves given by name (a value of the tuple) or by index.
 CHOICE_LEAVES = {"cost_estimator": COST_ESTIMATORS, "sparse_training": SPARSE_TRAINING}
-HPARAM_NAMES = tuple(f.name for f in dataclasses.fields(Hyperparams))
 
 
 def make_hparams(
@@ -83,6 +83,7 @@ def make_hparams(
     cost_estimator: Any = "last_explore",
     inference_cost: Any = 0.0,
     training_cost: Any = 0.0,
+    relative_V: Any = 0,
     momentum: Any = 0.9,
     sparse_training: Any = "feedback_only",
     *,
@@ -93,7 +94,8 @@ def make_hparams(
     ``cost_estimator`` and ``sparse_training`` may be names (:data:`COST_ESTIMATORS`,
     :data:`SPARSE_TRAINING`) or indices. With ``validate`` (default) out-of-range values raise
     :class:`ConfigError` naming the key: alpha in (0, 1), V > 0, c > 0, learning_rate >= 0,
-    epochs >= 0, feedback_rate in (0, 1], costs >= 0, momentum in [0, 1).
+    epochs >= 0, feedback_rate in (0, 1], costs >= 0, relative_V in {0, 1} (or a bool),
+    momentum in [0, 1).
     """
     import numpy as np
 
@@ -122,6 +124,7 @@ def make_hparams(
         cost_estimator=cost_estimator,
         inference_cost=inference_cost,
         training_cost=training_cost,
+        relative_V=relative_V,
         momentum=momentum,
         sparse_training=sparse_training,
     )
@@ -140,6 +143,7 @@ def make_hparams(
             ),
             "inference_cost": (lambda a: a >= 0, "must be >= 0"),
             "training_cost": (lambda a: a >= 0, "must be >= 0"),
+            "relative_V": (lambda a: (a == 0) | (a == 1), "must be 0 or 1 (or a bool)"),
             "momentum": (lambda a: (a >= 0) & (a < 1), "must be in [0, 1)"),
             "sparse_training": (
                 lambda a: (a >= 0) & (a < len(SPARSE_TRAINING)),
