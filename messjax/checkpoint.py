@@ -12,8 +12,9 @@ Router. :func:`save_router` / :func:`restore_router` (also ``Router.save`` /
 ``Router.restore``) write the whole :class:`~messjax.core.types.RouterState` (predictor
 parameters, optimiser state, queues, cost estimate, request counter ``t``, PRNG key) and the
 hyperparameters as an Orbax pytree, with the model names, seed, featurizer and
-:class:`~messjax.core.types.EngineConfig` as JSON next to it. A restored router decides exactly
-like one that never stopped.
+:class:`~messjax.core.types.EngineConfig` as JSON next to it, and the in-flight tickets (their
+decisions as JSON, their embeddings as an array). A restored router decides exactly like one
+that never stopped and still takes the outcomes of the requests in flight when it was saved.
 """
 
 from __future__ import annotations
@@ -207,11 +208,8 @@ ROUTER_FORMAT = 1
 
 def save_router(router, path: str | Path) -> Path:
     """Write ``router``'s state, hyperparameters and settings to the folder ``path``
-    (replaced if it exists). Not allowed between ``route`` and ``observe``."""
-    if router._pending is not None:
-        raise MessjaxError(
-            "cannot save a router between route() and observe(): observe the pending request first"
-        )
+    (replaced if it exists), with its in-flight tickets (``live``: JSON; ``tickets``: their
+    embeddings, when there are any)."""
     ocp = _ocp()
     path = Path(path).absolute()
     meta = {
@@ -222,14 +220,17 @@ def save_router(router, path: str | Path) -> Path:
         "config": dataclasses.asdict(router.config),
     }
     tree = {"state": router.state, "hparams": router.hparams}
+    live = router.live_meta()
+    items = {
+        "router": ocp.args.StandardSave(tree),
+        "meta": ocp.args.JsonSave(meta),
+        "live": ocp.args.JsonSave(live),
+    }
+    pending = router.pending()
+    if pending:
+        items["tickets"] = ocp.args.StandardSave({"x": np.stack([t.x for t in pending])})
     with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as ckptr:
-        ckptr.save(
-            path,
-            args=ocp.args.Composite(
-                router=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)
-            ),
-            force=True,
-        )
+        ckptr.save(path, args=ocp.args.Composite(**items), force=True)
     return path
 
 
@@ -261,7 +262,14 @@ def restore_router(path: str | Path, cls=None):
         tree = ckptr.restore(
             path, args=ocp.args.Composite(router=ocp.args.StandardRestore(abstract))
         )["router"]
-    return cls(
+        live, xs = None, None
+        if (path / "live").is_dir():  # checkpoints from before tickets have none
+            live = ckptr.restore(path, args=ocp.args.Composite(live=ocp.args.JsonRestore()))["live"]
+            if live["tickets"]:
+                xs = ckptr.restore(
+                    path, args=ocp.args.Composite(tickets=ocp.args.StandardRestore())
+                )["tickets"]["x"]
+    router = cls(
         meta["models"],
         config,
         tree["hparams"],
@@ -269,3 +277,6 @@ def restore_router(path: str | Path, cls=None):
         featurizer=meta["featurizer"],
         state=tree["state"],
     )
+    if live is not None:
+        router.load_live(live, None if xs is None else np.asarray(xs))
+    return router
