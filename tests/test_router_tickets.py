@@ -46,12 +46,13 @@ def test_one_in_flight_with_ids_equals_the_episode_step(stream):
     x, labels, costs, models = stream
     router = make_router(models)
     state = init_state(jax.random.PRNGKey(11), router.config)
+    jstep = jax.jit(step, static_argnames="config")
     for t in range(60):
         d = router.route(x[t])
         assert d.index == t + 1
         router.observe(d.id, *outcome(d, labels, costs, t))
         req = Request(x=x[t], labels=labels[t], costs=costs[t])
-        state, out = step(state, req, router.hparams, router.config)
+        state, out = jstep(state, req, router.hparams, router.config)
         assert int(out.model) == d.model_index and bool(out.explore) == d.explore
     same = jax.tree.map(lambda a, b: bool(np.array_equal(a, b)), router.state, state)
     assert all(jax.tree.leaves(same))
