@@ -54,6 +54,7 @@ def main(args: argparse.Namespace) -> int:
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call
+    logging.getLogger("absl").setLevel(logging.WARNING)  # Orbax's per-checkpoint chatter
     log = logging.getLogger("messjax.serve")
     app = build_app(cfg)
     if cfg.api_key_env is None and cfg.host not in ("127.0.0.1", "localhost", "::1"):

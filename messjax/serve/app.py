@@ -38,7 +38,13 @@ from typing import Any
 import anyio
 import httpx
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -57,6 +63,7 @@ from messjax.serve.config import ServeConfig, Upstream
 from messjax.serve.persist import PersistentRouter
 
 log = logging.getLogger("messjax.serve")
+disable_created_metrics()  # no *_created samples: counters as plain totals
 
 
 class HTTPError(Exception):
