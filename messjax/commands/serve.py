@@ -72,6 +72,7 @@ def main(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=False,
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=75,  # longer than clients' pools keep idle connections
         log_config=None,
     )
     server = uvicorn.Server(config)

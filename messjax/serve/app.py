@@ -431,7 +431,7 @@ class ServeApp:
         answer["id"] = d.id
         answer["model"] = served.name
         answer["messjax"] = info
-        log.info("route %s -> %s explore=%s", d.id, served.name, d.explore)
+        log.debug("route %s -> %s explore=%s", d.id, served.name, d.explore)
         return JSONResponse(answer, headers=headers)
 
     async def _gather(self, others, text, costs):
@@ -522,7 +522,7 @@ class ServeApp:
         }
         yield f"data: {json.dumps(last)}\n\n"
         yield "data: [DONE]\n\n"
-        log.info("route %s -> %s explore=%s (stream)", d.id, served.name, d.explore)
+        log.debug("route %s -> %s explore=%s (stream)", d.id, served.name, d.explore)
 
     async def feedback(self, request: Request) -> Response:
         self.check_auth(request)

@@ -1,6 +1,7 @@
 """A small fake OpenAI-compatible upstream, for demos, tests and the HTTP benchmark.
 
     python -m messjax.serve.fake --name small --port 9001
+    python -m messjax.serve.fake --name small --name large --port 0   # several, free ports
 
 ``POST /v1/chat/completions`` answers ``"<name> says: <the last user message>"`` with
 ``usage`` (whitespace-separated words as tokens), streaming (one chunk per word, then a usage
@@ -148,19 +149,34 @@ class ThreadedServer:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     import uvicorn
 
-    p = argparse.ArgumentParser(description="a fake OpenAI-compatible upstream")
-    p.add_argument("--name", required=True)
+    p = argparse.ArgumentParser(description="fake OpenAI-compatible upstreams")
+    p.add_argument("--name", required=True, action="append", help="repeat for more upstreams")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=9001)
+    p.add_argument("--port", type=int, default=9001, help="first port (0: free ports)")
     p.add_argument("--fail", action="store_true")
     p.add_argument("--hang", type=float, default=0.0)
     p.add_argument("--key-env", default=None, help="require Bearer $KEY_ENV")
     a = p.parse_args(argv)
     key = os.environ[a.key_env] if a.key_env else None
-    app = fake_upstream(a.name, fail=a.fail, hang=a.hang, key=key)
-    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+    apps = [fake_upstream(n, fail=a.fail, hang=a.hang, key=key) for n in a.name]
+    if len(apps) == 1 and a.port:
+        uvicorn.run(apps[0], host=a.host, port=a.port, log_level="warning")
+        return 0
+    servers = []
+    for i, (name, app) in enumerate(zip(a.name, apps, strict=True)):
+        s = ThreadedServer(app, a.host, a.port + i if a.port else 0).start()
+        servers.append(s)
+        print(f"upstream {name} listening on {s.url}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    for s in servers:
+        s.stop()
     return 0
 
 
