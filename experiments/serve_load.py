@@ -265,8 +265,7 @@ def run(clients: int, requests: int, workdir: Path) -> dict[str, Any]:
         "server_feedback_equals_acked": s["feedback"] == load["feedback_acked"],
         "metrics_feedback_equals_acked": metric(metrics, "messjax_feedback_total")
         == load["feedback_acked"],
-        "metrics_requests_equals_sent": metric(metrics, "messjax_requests_total")
-        == load["sent"],
+        "metrics_requests_equals_sent": metric(metrics, "messjax_requests_total") == load["sent"],
         "upstream_calls_equal_model_calls": [upstream_calls[n] for n in names] == s["queried"],
         "state_after_restart_equals_before_kill": after["fingerprint"] == before["fingerprint"]
         and after["stats"] == before["stats"],

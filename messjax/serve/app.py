@@ -81,9 +81,22 @@ def error_response(status: int, message: str, kind: str = "invalid_request_error
 
 
 class UpstreamFailure(Exception):
+    """An upstream call that failed; ``status`` is the upstream's HTTP status (or 502/504
+    for no answer / a timeout), ``client_status`` what the client is told."""
+
     def __init__(self, upstream: Upstream, status: int, message: str):
         super().__init__(message)
         self.upstream, self.status, self.message = upstream, status, message
+
+    @property
+    def client_status(self) -> int:
+        if self.status in (502, 504):
+            return self.status
+        if self.status >= 500 or self.status in (401, 403):  # its fault, or our key's
+            return 502
+        if self.status == 429:
+            return 503
+        return self.status  # the request itself was refused (400, 404, 413, 422, ...)
 
 
 def make_router(cfg: ServeConfig) -> Router:
@@ -410,14 +423,14 @@ class ServeApp:
                 upstream_resp = await self.open_stream(served, body)
             except UpstreamFailure as e:
                 await self._fail(d.id, others)
-                raise HTTPError(e.status, e.message, "upstream_error") from None
+                raise HTTPError(e.client_status, e.message, "upstream_error") from None
             gen = self._relay(d, served, text, upstream_resp, others, info, body)
             return StreamingResponse(gen, media_type="text/event-stream", headers=headers)
         try:
             answer = await self.call(served, body)
         except UpstreamFailure as e:
             await self._fail(d.id, others)
-            raise HTTPError(e.status, e.message, "upstream_error") from None
+            raise HTTPError(e.client_status, e.message, "upstream_error") from None
         costs = np.zeros(len(ups))
         i, o = _tokens(answer.get("usage"), text, _answer_text(answer))
         costs[d.model_index] = served.cost(i, o)

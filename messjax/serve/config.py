@@ -198,12 +198,16 @@ def _upstream(i: int, raw: Any) -> Upstream:
     where = f"upstreams[{i}]"
     if not isinstance(raw, Mapping):
         raise ConfigError(where, f"must be a mapping, got {raw!r}")
+    if "api_key" in raw:
+        raise ConfigError(
+            f"{where}.api_key",
+            "keys never go in the config file: put the key in an environment variable and "
+            "name it with api_key_env",
+        )
     _check_keys(where, raw, UPSTREAM_KEYS)
     for k in ("name", "base_url", "model"):
         if k not in raw:
             raise ConfigError(f"{where}.{k}", "missing")
-    if "api_key" in raw:  # pragma: no cover - caught by _check_keys; kept for the message
-        raise ConfigError(f"{where}.api_key", "keys go in the environment: use api_key_env")
     url = _string(f"{where}.base_url", raw["base_url"]).rstrip("/")
     if not re.match(r"^https?://", url):
         raise ConfigError(f"{where}.base_url", f"must start with http:// or https://, got {url!r}")
