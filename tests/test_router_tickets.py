@@ -8,6 +8,8 @@ import threading
 import jax
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from messjax.core.step import init_state, step
 from messjax.core.types import Request
@@ -204,3 +206,49 @@ def test_save_restore_with_tickets_in_flight(stream, tmp_path):
     assert [restored.route(x[t]).model_index for t in range(6, 20)] == [
         straight.route(x[t]).model_index for t in range(6, 20)
     ]
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 7), st.sampled_from([0.0, 1.0, None]))))
+def test_any_interleaving_keeps_the_books(ops):
+    """Random route/observe interleavings: the counters add up, Q >= 0, and Q moves only on
+    outcomes that count (with feedback_rate = 1: every non-None outcome)."""
+    router = _shared_router().snapshot()
+    rng = np.random.default_rng(0)
+    routed = observed = counted = 0
+    for is_route, pick, sat in ops:
+        pending = router.pending()
+        if is_route or not pending:
+            router.route(rng.normal(size=D).astype(np.float32))
+            routed += 1
+            continue
+        t = pending[pick % len(pending)]
+        q = router.virtual_queue
+        s = None if sat is None else ([sat] * 3 if t.explore else sat)
+        router.observe(t.id, s, [1.0, 2.0, 3.0] if t.explore else 2.0)
+        observed += 1
+        counted += sat is not None
+        if sat is None:
+            assert router.virtual_queue == q
+        else:
+            assert router.virtual_queue == pytest.approx(max(0.0, q + 0.7 - sat), abs=1e-5)
+    assert router.virtual_queue >= 0
+    assert router.num_observed - 3 == observed and router.routed - 3 == routed
+    assert router.in_flight == routed - observed
+    assert router.stats.feedback - 3 == counted and sum(router.stats.served) - 3 == observed
+
+
+_SHARED = {}
+
+
+def _shared_router() -> Router:
+    """A router with a short history (3 observed requests), compiled once for the property."""
+    if "r" not in _SHARED:
+        table = synthetic_zoo("toy", num_requests=3, seed=1)
+        r = make_router(list(table.models))
+        x = np.random.default_rng(2).normal(size=(3, D)).astype(np.float32)
+        for t in range(3):
+            d = r.route(x[t])
+            r.observe(d.id, *outcome(d, table.labels, table.costs, t))
+        _SHARED["r"] = r
+    return _SHARED["r"]
