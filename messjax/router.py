@@ -560,15 +560,16 @@ class Router:
             now = self.clock() if now is None else now
             old = [t for t in self._tickets.values() if now - t.issued_at > self.expiry]
             for t in old:
-                self.close_expired(t.id)
+                self.close_without_feedback(t.id, expired=True)
             return [t.id for t in old]
 
-    def close_expired(self, id: str) -> None:
-        """Close ticket ``id`` without feedback as expired (costs as recorded, else 0)."""
+    def close_without_feedback(self, id: str, *, expired: bool = False) -> None:
+        """Close ticket ``id`` without an outcome, charging its recorded costs (0 where none
+        were recorded, e.g. a request whose model failed); ``expired`` counts it as expired."""
         with self.lock:
             t = self.ticket(id)
             self._close(t, None, t.costs if t.costs is not None else np.zeros(len(self.models)))
-            self.stats.expired += 1
+            self.stats.expired += expired
 
     def _prune_closed(self) -> None:
         # Closed ids are kept to refuse a second outcome; past the expiry any feedback is

@@ -386,3 +386,21 @@ def test_load_kill_restart_and_no_key_in_logs(tmp_path):
 def test_load_full_size(tmp_path):
     report = _load_script().run(clients=64, requests=100, workdir=tmp_path)
     assert report["ok"], report["checks"]
+
+
+def test_wrong_upstream_key_is_reported_but_never_shown(upstreams, tmp_path, monkeypatch, caplog):
+    """The fake upstream echoes the key it got in its 401; the router redacts it from the
+    client's error and from every log line."""
+    wrong = "sk-wrong-key-should-not-leak-77"
+    monkeypatch.setenv("TEST_UPSTREAM_KEY", wrong)
+    urls, _ = upstreams
+    s = Serve(config({"small": urls["small"], "large": urls["large"]}, tmp_path / "st"))
+    try:
+        with caplog.at_level("DEBUG"):
+            r = s.post("/v1/chat/completions", chat("hello"))
+        assert r.status_code == 502 and "answered 401" in r.text
+        assert wrong not in r.text and "[redacted]" in r.text
+        assert wrong not in caplog.text
+        assert wrong not in s.get("/metrics", headers={}).text
+    finally:
+        s.stop()

@@ -333,6 +333,9 @@ class ServeApp:
             self.upstream_errors.labels(up.name, kind).inc()
         raise last
 
+    def _message(self, up: Upstream, r: httpx.Response) -> str:
+        return _upstream_message(up, r, self.upstream_keys[up.name])
+
     def _upstream_body(self, body: dict[str, Any], up: Upstream, stream: bool) -> dict[str, Any]:
         out = {**body, "model": up.model, "stream": stream}
         if stream:
@@ -351,7 +354,7 @@ class ServeApp:
                 headers=self._headers(up, False),
             )
             if r.status_code != 200:
-                raise UpstreamFailure(up, r.status_code, _upstream_message(up, r))
+                raise UpstreamFailure(up, r.status_code, self._message(up, r))
             try:
                 data = r.json()
             except ValueError:
@@ -377,7 +380,7 @@ class ServeApp:
             if r.status_code != 200:
                 await r.aread()
                 await r.aclose()
-                raise UpstreamFailure(up, r.status_code, _upstream_message(up, r))
+                raise UpstreamFailure(up, r.status_code, self._message(up, r))
             return r
 
         return await self._retrying(up, attempt)
@@ -623,11 +626,13 @@ class ServeApp:
         )
 
 
-def _upstream_message(up: Upstream, r: httpx.Response) -> str:
+def _upstream_message(up: Upstream, r: httpx.Response, key: str | None) -> str:
     try:
-        msg = r.json()["error"]["message"]
+        msg = str(r.json()["error"]["message"])[:500]
     except (ValueError, KeyError, TypeError):
         msg = r.text[:200]
+    if key:  # an upstream may echo the key it was sent: it goes to the client and the log
+        msg = msg.replace(key, "[redacted]")
     return f"upstream {up.name!r} answered {r.status_code}: {msg}"
 
 

@@ -35,7 +35,10 @@ def fake_upstream(name: str, *, fail: bool = False, hang: float = 0.0, key: str 
         stats["calls"] += 1
         if key is not None and request.headers.get("authorization") != f"Bearer {key}":
             stats["auth_failures"] += 1
-            return JSONResponse({"error": {"message": "bad upstream key"}}, status_code=401)
+            # echoes what it got, as some servers do: the router must not pass it on
+            got = request.headers.get("authorization", "")
+            msg = f"bad upstream key: {got}"
+            return JSONResponse({"error": {"message": msg}}, status_code=401)
         if hang:
             await asyncio.sleep(hang)
         if fail:

@@ -145,8 +145,8 @@ class PersistentRouter:
             r.record_costs(rec["id"], rec["costs"])
         elif op == "observe":
             r.observe(rec["id"], rec["satisfied"], rec["costs"], check_expiry=False)
-        elif op == "expire":
-            r.close_expired(rec["id"])
+        elif op in ("expire", "drop"):
+            r.close_without_feedback(rec["id"], expired=op == "expire")
         else:
             raise MessjaxError(f"journal record {rec['seq']}: unknown op {op!r}")
 
@@ -176,10 +176,10 @@ class PersistentRouter:
             self.journal.write({"op": "observe", "id": id, "satisfied": satisfied, "costs": None})
             return out
 
-    def close_without_feedback(self, id: str) -> None:
+    def close_without_feedback(self, id: str, *, expired: bool = False) -> None:
         with self.lock:
-            self.router.close_expired(id)
-            self.journal.write({"op": "expire", "id": id})
+            self.router.close_without_feedback(id, expired=expired)
+            self.journal.write({"op": "expire" if expired else "drop", "id": id})
 
     def expire(self) -> list[str]:
         r = self.router
@@ -189,7 +189,7 @@ class PersistentRouter:
             now = r.clock()
             old = [t.id for t in r.pending() if now - t.issued_at > r.expiry]
             for id in old:
-                self.close_without_feedback(id)
+                self.close_without_feedback(id, expired=True)
             return old
 
     # ---------------------------------------------------------------------- checkpoints
