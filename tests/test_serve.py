@@ -404,3 +404,15 @@ def test_wrong_upstream_key_is_reported_but_never_shown(upstreams, tmp_path, mon
         assert wrong not in s.get("/metrics", headers={}).text
     finally:
         s.stop()
+
+
+def test_cli_reports_config_errors_in_one_line(tmp_path, capsys):
+    from messjax.cli import main
+
+    path = tmp_path / "router.yaml"
+    path.write_text("upstreams:\n  - {name: a, base_url: ftp://x, model: m}\n  - {name: b}\n")
+    assert main(["serve", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "upstreams[0].base_url" in err and "http://" in err
+    assert main(["serve", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "no such config file" in capsys.readouterr().err
