@@ -103,6 +103,8 @@ class PersistentRouter:
             tmp = ident_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(identity, indent=1, sort_keys=True) + "\n")
             os.replace(tmp, ident_path)
+        for p in self.dir.glob(".tmp-checkpoint-*"):  # a checkpoint cut short by a kill
+            shutil.rmtree(p, ignore_errors=True)
         ckpts = sorted(
             (int(m.group(1)), p)
             for p in self.dir.iterdir()
