@@ -252,3 +252,39 @@ def _shared_router() -> Router:
             r.observe(d.id, *outcome(d, table.labels, table.costs, t))
         _SHARED["r"] = r
     return _SHARED["r"]
+
+
+def test_journal_replay_after_a_kill_is_exact(stream, tmp_path):
+    """PersistentRouter: journal + checkpoint; a reopened folder (after a checkpoint, more
+    traffic and a torn last line, as a kill -9 mid-write leaves) holds the same router."""
+    from messjax.serve.persist import PersistentRouter
+
+    x, labels, costs, models = stream
+
+    def traffic(p, rows):
+        ds = []
+        for t in rows:
+            with p.lock:
+                d = p.router.route(x[t])
+                p.journal.write({"op": "route", "ticket": p.router.ticket(d.id).to_json()})
+            ds.append((t, d))
+        for t, d in ds[::2]:
+            p.record_costs(d.id, costs[t] if d.explore else costs[t, d.model_index])
+            p.observe(d.id, labels[t] if d.explore else labels[t, d.model_index])
+        t, d = ds[1]
+        p.record_costs(d.id, costs[t] if d.explore else costs[t, d.model_index])
+        p.close_without_feedback(d.id)
+
+    p = PersistentRouter(tmp_path, lambda: make_router(models), {"v": 1})
+    traffic(p, list(range(0, 10)))
+    assert p.checkpoint() is not None
+    traffic(p, list(range(10, 20)))
+    with open(p.journal.path, "a") as f:
+        f.write('{"seq": 999, "op": "observe", "id": "mj-')  # torn: never acknowledged
+    fp, stats = p.router.fingerprint(), p.router.stats
+    q = PersistentRouter(tmp_path, lambda: make_router(models), {"v": 1})
+    assert q.replayed > 0 and q.router.fingerprint() == fp and q.router.stats == stats
+    with pytest.raises(TicketClosed):
+        q.observe(next(iter(p.router._closed)), 1.0)  # acknowledged before the kill
+    with pytest.raises(Exception, match="other settings"):
+        PersistentRouter(tmp_path, lambda: make_router(models), {"v": 2})
