@@ -27,12 +27,13 @@ millisecond without a text encoder).
 
 **Delayed feedback and the guarantee.** The drift-plus-penalty bound of MESSPLUS.md assumes
 ``Q_t`` includes every outcome up to request t - 1. With k requests in flight the decision of
-request t sees ``Q_{t-k}`` instead: the queue lags by the number in flight. Since
-``|Q_t - Q_{t-k}| <= k max(alpha, 1 - alpha)``, the drift bound gains a term ``<= k`` per
-step: ``L(Q') - L(Q) <= B + k + Q (alpha - s)``, so the constant ``B`` becomes ``B + k_max``
-(k_max = the most requests ever in flight) and the violation and cost-gap bounds of
-``messjax theory`` hold with that larger constant: the SLA is still met in the long run, the
-transient (and the queue's size) grows linearly in k_max, and the cost gap ``(B + k_max)/V``.
+request t sees ``Q_{t-k}`` instead: the queue lags by the number in flight. With
+``a = max(alpha, 1 - alpha)``, ``|Q_t - Q_{t-k}| <= k a``, so the rule that minimises
+``V E_hat[m] + Q_{t-k} (alpha - s_hat[m])`` is within ``2 k a^2`` of the minimiser with
+``Q_t`` and the drift bound reads ``L(Q') - L(Q) <= B + 2 k a^2 + (the usual terms)``: the
+constant ``B`` becomes ``B + 2 k_max a^2`` (k_max = the most requests ever in flight) in the
+violation and cost-gap bounds of ``messjax theory``. The SLA is still met in the long run; the
+transient and the queue bound grow linearly in k_max, the cost gap as ``(B + 2 k_max a^2)/V``.
 Requests that never get feedback do not move the decision queue at all (as in the sparse
 model): the SLA is then enforced on the requests that do report.
 """
