@@ -12,8 +12,9 @@ Router. :func:`save_router` / :func:`restore_router` (also ``Router.save`` /
 ``Router.restore``) write the whole :class:`~messjax.core.types.RouterState` (predictor
 parameters, optimiser state, queues, cost estimate, request counter ``t``, PRNG key) and the
 hyperparameters as an Orbax pytree, with the model names, seed, featurizer and
-:class:`~messjax.core.types.EngineConfig` as JSON next to it. A restored router decides exactly
-like one that never stopped.
+:class:`~messjax.core.types.EngineConfig` as JSON next to it, and the in-flight tickets (their
+decisions as JSON, their embeddings as an array). A restored router decides exactly like one
+that never stopped and still takes the outcomes of the requests in flight when it was saved.
 """
 
 from __future__ import annotations
@@ -233,7 +234,9 @@ ROUTER_FORMAT = 1
 
 
 #: What Orbax writes at the top of a router checkpoint folder; anything else there is foreign.
-ROUTER_ENTRIES = frozenset({"_CHECKPOINT_METADATA", "commit_success.txt", "router", "meta"})
+ROUTER_ENTRIES = frozenset(
+    {"_CHECKPOINT_METADATA", "commit_success.txt", "router", "meta", "live", "tickets"}
+)
 #: Written by Orbax once a checkpoint is complete.
 COMMIT_MARKER = "commit_success.txt"
 _ROUTER_TMP = ".messjax-router-tmp"
@@ -250,17 +253,14 @@ def _is_router_checkpoint(path: Path) -> tuple[bool, list[str]]:
 
 
 def save_router(router, path: str | Path) -> Path:
-    """Write ``router``'s state, hyperparameters and settings to the folder ``path``.
+    """Write ``router``'s state, hyperparameters and settings to the folder ``path``, with its
+    in-flight tickets (``live``: JSON; ``tickets``: their embeddings, when there are any).
 
     Never deletes what it did not write: an existing path that is not a router checkpoint (a
     file, or a folder with anything besides Orbax's router layout) is refused with a
     :class:`~messjax.errors.CheckpointError`. The checkpoint is written to a hidden sibling
     folder first and then swapped into place, so an older checkpoint at ``path`` stays
-    complete until the new one is. Not allowed between ``route`` and ``observe``."""
-    if router._pending is not None:
-        raise MessjaxError(
-            "cannot save a router between route() and observe(): observe the pending request first"
-        )
+    complete until the new one is."""
     ocp = _ocp()
     path = Path(path).absolute()
     if path.exists() or path.is_symlink():
@@ -285,15 +285,19 @@ def save_router(router, path: str | Path) -> Path:
         "config": dataclasses.asdict(router.config),
     }
     tree = {"state": router.state, "hparams": router.hparams}
+    live = router.live_meta()
+    items = {
+        "router": ocp.args.StandardSave(tree),
+        "meta": ocp.args.JsonSave(meta),
+        "live": ocp.args.JsonSave(live),
+    }
+    pending = router.pending()
+    if pending:
+        items["tickets"] = ocp.args.StandardSave({"x": np.stack([t.x for t in pending])})
     tmp = temp_sibling(path, _ROUTER_TMP)
     try:
         with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as ckptr:
-            ckptr.save(
-                tmp,
-                args=ocp.args.Composite(
-                    router=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)
-                ),
-            )
+            ckptr.save(tmp, args=ocp.args.Composite(**items))
         if not (tmp / COMMIT_MARKER).is_file():  # Orbax writes it on local file systems
             (tmp / COMMIT_MARKER).write_text("messjax: checkpoint complete\n")
         replace_dir(tmp, path, _ROUTER_OLD)
@@ -358,6 +362,15 @@ def restore_router(path: str | Path, cls=None):
             tree = ckptr.restore(
                 path, args=ocp.args.Composite(router=ocp.args.StandardRestore(abstract))
             )["router"]
+            live, xs = None, None
+            if (path / "live").is_dir():  # checkpoints from before tickets have none
+                live = ckptr.restore(path, args=ocp.args.Composite(live=ocp.args.JsonRestore()))[
+                    "live"
+                ]
+                if live["tickets"]:
+                    xs = ckptr.restore(
+                        path, args=ocp.args.Composite(tickets=ocp.args.StandardRestore())
+                    )["tickets"]["x"]
     except (KeyboardInterrupt, CheckpointError):
         raise
     except Exception as e:  # orbax / tensorstore / json raise many kinds
@@ -365,6 +378,9 @@ def restore_router(path: str | Path, cls=None):
             f"router checkpoint {path} is corrupt ({_why(e)}); restore an older copy or save "
             "the router again"
         ) from None
-    return cls(
+    router = cls(
         models, config, tree["hparams"], seed=seed, featurizer=featurizer, state=tree["state"]
     )
+    if live is not None:
+        router.load_live(live, None if xs is None else np.asarray(xs))
+    return router

@@ -2,20 +2,54 @@
 
     router = Router.create(models=["small", "medium", "large"], feature_dim=4096,
                            featurizer="hash", alpha=0.7, V=1e-4, c=0.1, seed=0)
-    d = router.route("What is the capital of France?")
+    d = router.route("What is the capital of France?")       # d.id names the request
     if d.explore:   # query every model, serve d.model (the largest)
-        router.observe(satisfied=[0, 1, 1], costs=[60.0, 270.0, 1500.0])
+        router.observe(d.id, satisfied=[0, 1, 1], costs=[60.0, 270.0, 1500.0])
     else:           # query d.model only
-        router.observe(satisfied=1, costs=270.0)
+        router.observe(d.id, satisfied=1, costs=270.0)
+    router.observe(other.id, satisfied=None, costs=90.0)     # no feedback: cost charged only
 
 ``route`` runs :func:`messjax.core.step.decide`; ``observe`` runs
 :func:`messjax.core.step.observe`; together they are :func:`messjax.core.step.step`, so a
-router fed a stream decides exactly like an episode replaying it.
+router fed a stream one request at a time decides exactly like an episode replaying it.
+
+**Tickets.** Every ``route`` issues a ticket (``RouteDecision.id``) and numbers the request
+``n = 1, 2, ...`` in routing order; request n's coins (exploration, feedback, dropout) are
+``fold_in(key, n)`` as in an episode. Any number of tickets may be in flight and ``observe``
+takes them in any order; a decision uses the state as it is when it is made (every outcome
+observed so far). ``observe(id, satisfied=None)``, or a ticket older than ``expiry`` seconds
+(:meth:`Router.expire`), is a request without feedback: the decision queue does not move, the
+predictor does not train, the cost is still charged (the sparse-feedback model of MESSPLUS.md,
+with the feedback coin replaced by the user's silence). All state changes hold ``Router.lock``
+(a re-entrant lock), so threads may share a router; from asyncio call ``aroute``/``aobserve``
+(they run in a worker thread) or the plain methods (they hold the lock for well under a
+millisecond without a text encoder).
+
+**Delayed feedback and the guarantee.** The drift-plus-penalty bound of MESSPLUS.md assumes
+``Q_t`` includes every outcome up to request t - 1. With k requests in flight the decision of
+request t sees ``Q_{t-k}`` instead: the queue lags by the number in flight. With
+``a = max(alpha, 1 - alpha)``, ``|Q_t - Q_{t-k}| <= k a``, so the rule that minimises
+``V E_hat[m] + Q_{t-k} (alpha - s_hat[m])`` is within ``2 k a^2`` of the minimiser with
+``Q_t`` and the drift bound reads ``L(Q') - L(Q) <= B + 2 k a^2 + (the usual terms)``: the
+constant ``B`` becomes ``B + 2 k_max a^2`` (k_max = the most requests ever in flight) in the
+violation and cost-gap bounds of ``messjax theory``. The SLA is still met in the long run; the
+transient and the queue bound grow linearly in k_max, the cost gap as ``(B + 2 k_max a^2)/V``.
+Requests that never get feedback do not move the decision queue at all (as in the sparse
+model): the SLA is then enforced on the requests that do report.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import copy
 import dataclasses
+import hashlib
+import json
+import secrets
+import threading
+import time
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,19 +94,164 @@ def _require_finite(v: np.ndarray, name: str) -> None:
         )
 
 
+class TicketError(MessjaxError):
+    """Feedback for a ticket the router cannot take it for (see subclasses)."""
+
+
+class UnknownTicket(TicketError):
+    """No request with this id was routed (or it was closed so long ago it was forgotten)."""
+
+
+class TicketClosed(TicketError):
+    """The request already received its outcome (or went without feedback)."""
+
+
+class TicketExpired(TicketError):
+    """The request is older than the router's expiry; it will be closed without feedback."""
+
+
+class TicketIncomplete(TicketError):
+    """The request's costs are not known yet (its answer is still being produced)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RouteDecision:
-    """What to do with a request: serve ``model``; if ``explore``, query every model."""
+    """What to do with a request: serve ``model``; if ``explore``, query every model.
+
+    ``id`` names the ticket for :meth:`Router.observe`; ``index`` is the request's number n
+    (1-based, in routing order), whose coins are ``fold_in(key, n)``.
+    """
 
     model: str
     model_index: int
     explore: bool
     feedback: bool
     s_hat: np.ndarray
+    id: str = ""
+    index: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Ticket:
+    """A routed request waiting for its outcome: the decision and everything ``observe`` needs.
+
+    ``costs`` (per model) may be recorded before the outcome (:meth:`Router.record_costs`),
+    e.g. as soon as the model's answer (and its token counts) is known.
+    """
+
+    id: str
+    index: int
+    explore: bool
+    model: int
+    feedback: bool
+    s_hat: np.ndarray
+    cost_estimate: np.ndarray
+    x: np.ndarray
+    issued_at: float
+    costs: np.ndarray | None = None
+
+    def decision(self) -> Decision:
+        dt = float_dtype()
+        return Decision(
+            explore=np.bool_(self.explore),
+            model=np.int32(self.model),
+            s_hat=np.asarray(self.s_hat, dt),
+            feedback=np.bool_(self.feedback),
+            cost_estimate=np.asarray(self.cost_estimate, dt),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able record (the embedding zlib-compressed, exact to the bit)."""
+        x = np.ascontiguousarray(self.x)
+        return {
+            "id": self.id,
+            "index": self.index,
+            "explore": self.explore,
+            "model": self.model,
+            "feedback": self.feedback,
+            "s_hat": np.asarray(self.s_hat, np.float64).tolist(),
+            "cost_estimate": np.asarray(self.cost_estimate, np.float64).tolist(),
+            "x": base64.b64encode(zlib.compress(x.tobytes(), 1)).decode(),
+            "x_dtype": str(x.dtype),
+            "issued_at": self.issued_at,
+            "costs": None if self.costs is None else np.asarray(self.costs).tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Ticket:
+        dt = float_dtype()
+        x = np.frombuffer(zlib.decompress(base64.b64decode(d["x"])), d["x_dtype"]).astype(dt)
+        return cls(
+            id=d["id"],
+            index=int(d["index"]),
+            explore=bool(d["explore"]),
+            model=int(d["model"]),
+            feedback=bool(d["feedback"]),
+            s_hat=np.asarray(d["s_hat"], dt),
+            cost_estimate=np.asarray(d["cost_estimate"], dt),
+            x=x,
+            issued_at=float(d["issued_at"]),
+            costs=None if d.get("costs") is None else np.asarray(d["costs"], np.float64),
+        )
+
+
+@dataclasses.dataclass
+class RouterStats:
+    """Running counts of a live router (saved with it).
+
+    ``served[m]``: requests whose answer came from model m; ``queried[m]``: calls of model m
+    (every model on an exploration); ``feedback``: closed requests whose outcome moved the
+    decision queue; ``satisfied``: sum of the served answers' satisfaction over those;
+    ``no_feedback``: closed without an outcome (``expired`` of them by expiry); ``cost``:
+    total charged.
+    """
+
+    routed: int = 0
+    explorations: int = 0
+    observed: int = 0
+    feedback: int = 0
+    no_feedback: int = 0
+    expired: int = 0
+    satisfied: float = 0.0
+    cost: float = 0.0
+    served: list[int] = dataclasses.field(default_factory=list)
+    queried: list[int] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def empty(cls, num_models: int) -> RouterStats:
+        return cls(served=[0] * num_models, queried=[0] * num_models)
+
+
+def _observe_live(state, decision, request, hp, config, t, known):
+    """:func:`messjax.core.step.observe` for request ``t``; ``known`` False = no outcome.
+
+    Without an outcome the feedback flag is cleared (the decision queue stays, nothing is
+    trained, the cost is charged), and the ideal queue, a simulator's monitor of "every
+    outcome known", stays too.
+    """
+    decision = decision.replace(feedback=decision.feedback & known)
+    new, out = observe(state, decision, request, hp, config, t)
+    ideal = jnp.where(known, new.queue.ideal_queue, state.queue.ideal_queue)
+    return new.replace(queue=new.queue.replace(ideal_queue=ideal)), out
+
+
+def _decide_batch(state, xs, hp, config, costs, ts):
+    if costs is None:
+        costs = jnp.broadcast_to(state.queue.cost_estimate, (xs.shape[0], config.num_models))
+    return jax.vmap(lambda x, c, t: decide(state, x, hp, config, c, t))(xs, costs, ts)
+
+
+def _host(decision: Decision) -> dict[str, np.ndarray]:
+    host = jax.device_get(decision)
+    return {f.name: np.asarray(getattr(host, f.name)) for f in dataclasses.fields(host)}
+
+
+_UNSET = object()
 
 
 class Router:
-    """Stateful wrapper over the pure step; one ``route`` then one ``observe`` per request."""
+    """Stateful, thread-safe wrapper over the pure step: ``route`` issues tickets,
+    ``observe`` closes them in any order."""
 
     def __init__(
         self,
@@ -82,6 +261,7 @@ class Router:
         seed: int = 0,
         featurizer: str | None = None,
         state: RouterState | None = None,
+        expiry: float | None = None,
     ):
         self.models = tuple(models)
         if len(self.models) != config.num_models:
@@ -90,9 +270,22 @@ class Router:
             )
         self.config, self.hparams, self.seed, self.featurizer = config, hparams, seed, featurizer
         self.state = state if state is not None else init_state(jax.random.PRNGKey(seed), config)
-        self._pending: tuple[Decision, jax.Array] | None = None
+        if expiry is not None and not expiry > 0:
+            raise MessjaxError(f"expiry must be > 0 seconds (or None), got {expiry}")
+        self.expiry = expiry
+        #: wall clock for tickets' issue times and expiry (replaceable in tests)
+        self.clock = time.time
+        #: held by every state change; re-entrant, so callers may group calls under it
+        self.lock = threading.RLock()
+        self.routed = int(self.state.learner.t)  # requests numbered so far
+        self.stats = RouterStats.empty(config.num_models)
+        self.stats.routed = self.routed
+        self.stats.observed = self.routed
+        self._tickets: dict[str, Ticket] = {}
+        self._closed: dict[str, float] = {}  # id -> time closed (duplicate feedback refused)
         self._decide = jax.jit(decide, static_argnames="config")
-        self._observe = jax.jit(observe, static_argnames="config")
+        self._decide_batch = jax.jit(_decide_batch, static_argnames="config")
+        self._observe = jax.jit(_observe_live, static_argnames="config")
 
     @classmethod
     def create(
@@ -103,95 +296,345 @@ class Router:
         head: str = "mlp",
         featurizer: str | None = None,
         seed: int = 0,
+        expiry: float | None = None,
         **hparams: Any,
     ) -> Router:
         """A fresh router; ``hparams`` as in :func:`messjax.core.types.make_hparams`."""
         config = EngineConfig(num_models=len(models), feature_dim=feature_dim, head=head)
-        return cls(models, config, make_hparams(**hparams), seed=seed, featurizer=featurizer)
+        return cls(
+            models,
+            config,
+            make_hparams(**hparams),
+            seed=seed,
+            featurizer=featurizer,
+            expiry=expiry,
+        )
 
     # ---------------------------------------------------------------------------- traffic
-    def _embed(self, request) -> jax.Array:
-        """The embedding of a request (text or vector), refused unless finite and of the
-        router's dimension: a NaN in ``x`` would otherwise reach the predictor on the next
-        exploration and make every later ``s_hat`` NaN."""
-        if isinstance(request, str):
-            if self.featurizer is None:
-                raise MessjaxError(
-                    "this router has no featurizer: pass an embedding, or "
-                    "create it with featurizer='hash' or 'minilm'"
+    def embed(self, request) -> np.ndarray:
+        """The feature vector of a request: a text (featurized) or an embedding (checked)."""
+        return self.embed_batch([request])[0]
+
+    def embed_batch(self, requests) -> np.ndarray:
+        """``[B, d]`` features of texts or embeddings (a list of either, or a ``[B, d]``
+        array)."""
+        if isinstance(requests, np.ndarray | jax.Array) and np.ndim(requests) == 2:
+            xs = np.asarray(requests, float_dtype())
+        else:
+            requests = list(requests)
+            if requests and all(isinstance(r, str) for r in requests):
+                if self.featurizer is None:
+                    raise MessjaxError(
+                        "this router has no featurizer: pass an embedding, or "
+                        "create it with featurizer='hash' or 'minilm'"
+                    )
+                from messjax.features import featurize
+
+                xs = np.asarray(
+                    featurize(requests, self.featurizer, cache_dir=False, progress=False),
+                    float_dtype(),
                 )
-            from messjax.features import featurize
-
-            request = featurize([request], self.featurizer, cache_dir=False, progress=False)[0]
-        v = _numbers(request, "the request", "a text (str) or an embedding (a vector of floats)")
-        if v.shape != (self.config.feature_dim,):
+            else:
+                rows = [
+                    _numbers(r, "the request", "a text (str) or an embedding (a vector of floats)")
+                    for r in requests
+                ]
+                for r in rows:
+                    if r.shape != (self.config.feature_dim,):
+                        raise MessjaxError(
+                            f"embedding has shape {r.shape}, expected ({self.config.feature_dim},)"
+                        )
+                xs = np.stack(rows) if rows else np.zeros((0, self.config.feature_dim))
+        if xs.ndim != 2 or xs.shape[1] != self.config.feature_dim:
             raise MessjaxError(
-                f"embedding has shape {v.shape}, expected ({self.config.feature_dim},)"
+                f"embeddings have shape {xs.shape}, expected (B, {self.config.feature_dim})"
             )
-        _require_finite(v, "embedding")
-        return jnp.asarray(v, float_dtype())
+        # A NaN in x would reach the predictor on the next exploration and make every later
+        # s_hat NaN: refused before anything touches the state.
+        _require_finite(xs, "embedding")
+        return xs.astype(float_dtype())
 
-    def route(self, request, costs: Sequence[float] | None = None) -> RouteDecision:
-        """Decide for one request (text or embedding). ``costs`` (per model) are needed only
-        by the ``oracle`` cost estimator."""
-        if self._pending is not None:
-            raise MessjaxError("route() called twice without observe() for the first request")
-        x = self._embed(request)
+    _embed = embed  # the name used before tickets
+
+    def _needs_costs(self, costs) -> None:
         if costs is None and int(self.hparams.cost_estimator) == COST_ESTIMATORS.index("oracle"):
             raise MessjaxError("the oracle cost estimator needs this request's costs in route()")
-        c = None
-        if costs is not None:
-            cv = _numbers(costs, "costs", "one cost per model")
-            if cv.shape != (self.config.num_models,):
-                raise MessjaxError(
-                    f"route() costs need one value per model ({self.config.num_models}), "
-                    f"got shape {cv.shape}"
-                )
-            _require_finite(cv, "costs")
-            if np.any(cv < 0):
-                raise MessjaxError(f"costs must be >= 0, got {cv.tolist()}")
-            c = jnp.asarray(cv, float_dtype())
-        d = self._decide(self.state, x, self.hparams, self.config, c)
-        self._pending = (d, x)
-        m = int(d.model)
+
+    def _decision_costs(self, costs, rows: int | None = None):
+        """``route()``'s per-model costs (``[M]``, or ``[rows, M]`` for a batch), checked."""
+        if costs is None:
+            return None
+        M = self.config.num_models
+        shape = (M,) if rows is None else (rows, M)
+        cv = _numbers(costs, "costs", "one cost per model")
+        if cv.size != int(np.prod(shape)):
+            raise MessjaxError(
+                f"route() costs need one value per model ({M}) per request, got shape {cv.shape}"
+            )
+        cv = cv.reshape(shape)
+        _require_finite(cv, "costs")
+        if np.any(cv < 0):
+            raise MessjaxError(f"costs must be >= 0, got {cv.tolist()}")
+        return cv.astype(float_dtype())
+
+    def _issue(self, n: int, x, d, now: float, id: str | None) -> RouteDecision:
+        tid = id if id is not None else "mj-" + secrets.token_hex(12)
+        if tid in self._tickets or tid in self._closed:
+            raise MessjaxError(f"ticket id {tid!r} is already in use")
+        m = int(d["model"])
+        ticket = Ticket(
+            id=tid,
+            index=n,
+            explore=bool(d["explore"]),
+            model=m,
+            feedback=bool(d["feedback"]),
+            s_hat=d["s_hat"],
+            cost_estimate=d["cost_estimate"],
+            x=x,
+            issued_at=now,
+        )
+        self._add_ticket(ticket)
+        return self._route_decision(ticket)
+
+    def _route_decision(self, ticket: Ticket) -> RouteDecision:
         return RouteDecision(
-            model=self.models[m],
-            model_index=m,
-            explore=bool(d.explore),
-            feedback=bool(d.feedback),
-            s_hat=np.asarray(d.s_hat),
+            model=self.models[ticket.model],
+            model_index=ticket.model,
+            explore=ticket.explore,
+            feedback=ticket.feedback,
+            s_hat=ticket.s_hat,
+            id=ticket.id,
+            index=ticket.index,
         )
 
-    def observe(self, satisfied, costs) -> dict[str, float]:
-        """Outcome of the last routed request.
+    def _add_ticket(self, ticket: Ticket) -> None:
+        if ticket.index != self.routed + 1:
+            raise MessjaxError(
+                f"ticket {ticket.id} is request {ticket.index}, expected {self.routed + 1}"
+            )
+        self._tickets[ticket.id] = ticket
+        self.routed = ticket.index
+        self.stats.routed = self.routed
+        self.stats.explorations += ticket.explore
 
-        On an exploration ``satisfied`` and ``costs`` have one entry per model; otherwise a
-        scalar each (the served model's), or full vectors if known.
+    def route(self, request, costs: Sequence[float] | None = None, *, id: str | None = None):
+        """Decide for one request (text or embedding) and issue its ticket.
+
+        The decision uses the state as it is now (every outcome observed so far). ``costs``
+        (per model) are needed only by the ``oracle`` cost estimator; ``id`` overrides the
+        generated ticket id (it must be unused).
         """
-        if self._pending is None:
-            raise MessjaxError("observe() called without a routed request")
-        d, x = self._pending
-        m = int(d.model)
+        self._needs_costs(costs)
+        x = self.embed(request)  # outside the lock: featurizing is the slow part
+        c = self._decision_costs(costs)
+        c = None if c is None else jnp.asarray(c)
+        with self.lock:
+            n = self.routed + 1
+            d = self._decide(self.state, x, self.hparams, self.config, c, np.int32(n))
+            d = _host(d)
+            return self._issue(n, x, d, self.clock(), id)
+
+    def route_batch(self, requests, costs=None) -> list[RouteDecision]:
+        """Decide for many requests (texts, embeddings or a ``[B, d]`` array) in one compiled
+        call, numbered in order; every decision uses the current state (as if all B were in
+        flight at once). Batches are padded to a power of two (>= 8) to bound recompiles."""
+        self._needs_costs(costs)
+        xs = self.embed_batch(requests)
+        B = xs.shape[0]
+        if B == 0:
+            return []
+        size = max(8, 1 << (B - 1).bit_length())
+        pad = np.zeros((size - B, xs.shape[1]), xs.dtype)
+        xp = np.concatenate([xs, pad]) if size > B else xs
+        c = self._decision_costs(costs, rows=B)
+        if c is not None:
+            c = np.concatenate([c, np.zeros((size - B, c.shape[1]), c.dtype)])
+        with self.lock:
+            n0 = self.routed + 1
+            ts = np.arange(n0, n0 + size, dtype=np.int32)
+            d = self._decide_batch(self.state, xp, self.hparams, self.config, c, ts)
+            d = _host(d)
+            now = self.clock()
+            return [
+                self._issue(n0 + i, xs[i], {k: v[i] for k, v in d.items()}, now, None)
+                for i in range(B)
+            ]
+
+    async def aroute(self, request, costs=None, *, id: str | None = None) -> RouteDecision:
+        """:meth:`route` in a worker thread, for asyncio code."""
+        return await asyncio.to_thread(self.route, request, costs, id=id)
+
+    async def aobserve(self, *args, **kwargs) -> dict[str, Any]:
+        """:meth:`observe` in a worker thread, for asyncio code."""
+        return await asyncio.to_thread(lambda: self.observe(*args, **kwargs))
+
+    def ticket(self, id: str) -> Ticket:
+        """The in-flight ticket ``id`` (raises :class:`UnknownTicket` / :class:`TicketClosed`)."""
+        with self.lock:
+            t = self._tickets.get(id)
+            if t is None:
+                if id in self._closed:
+                    raise TicketClosed(f"request {id} already has its outcome")
+                raise UnknownTicket(f"no request with id {id!r} was routed by this router")
+            return t
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tickets)
+
+    def pending(self) -> list[Ticket]:
+        """The in-flight tickets, oldest first."""
+        with self.lock:
+            return list(self._tickets.values())
+
+    def record_costs(self, id: str, costs) -> None:
+        """Store a request's costs (its served model's, or every model's on an exploration)
+        before its outcome is known; ``observe`` and expiry then charge them."""
+        with self.lock:
+            t = self.ticket(id)
+            v = self._per_model(costs, "costs", t.explore, t.model)
+            _require_finite(v, "costs")
+            if np.any(v < 0):
+                raise MessjaxError(f"costs must be >= 0, got {v.tolist()}")
+            self._tickets[id] = dataclasses.replace(t, costs=v)
+
+    def observe(self, *args, satisfied=_UNSET, costs=_UNSET, check_expiry: bool = True):
+        """Close a ticket with its outcome: ``observe(id, satisfied, costs=None)``.
+
+        ``id`` is a ticket id or the :class:`RouteDecision`; without one
+        (``observe(satisfied, costs)``) the single request in flight is meant. On an
+        exploration ``satisfied`` and ``costs`` have one entry per model; otherwise a scalar
+        each (the served model's), or full vectors. ``satisfied=None`` means no feedback: the
+        decision queue stays and nothing trains, the cost is charged. ``costs`` may be left
+        out when :meth:`record_costs` stored them.
+        """
+        ticket_id = None
+        if args and isinstance(args[0], str | RouteDecision):
+            ticket_id = args[0].id if isinstance(args[0], RouteDecision) else args[0]
+            args = args[1:]
+        if len(args) > 2:
+            raise TypeError("observe() takes (id, satisfied, costs)")
+        if args:
+            if satisfied is not _UNSET:
+                raise TypeError("observe(): satisfied given twice")
+            satisfied = args[0]
+        if len(args) > 1:
+            if costs is not _UNSET:
+                raise TypeError("observe(): costs given twice")
+            costs = args[1]
+        if satisfied is _UNSET:
+            raise TypeError("observe() needs satisfied (None = no feedback)")
+        with self.lock:
+            if ticket_id is None:
+                if not self._tickets:
+                    raise MessjaxError("observe() called without a routed request")
+                if len(self._tickets) > 1:
+                    raise MessjaxError(
+                        f"{len(self._tickets)} requests in flight: pass the id of the one "
+                        "observed, observe(decision.id, satisfied, costs)"
+                    )
+                ticket_id = next(iter(self._tickets))
+            t = self.ticket(ticket_id)
+            if (
+                check_expiry
+                and self.expiry is not None
+                and self.clock() - t.issued_at > self.expiry
+            ):
+                raise TicketExpired(
+                    f"request {ticket_id} is older than the expiry ({self.expiry:g} s); "
+                    "its feedback is no longer accepted"
+                )
+            return self._close(t, satisfied, None if costs is _UNSET else costs)
+
+    def _close(self, t: Ticket, satisfied, costs) -> dict[str, Any]:
+        M = self.config.num_models
+        if costs is None:
+            if t.costs is None:
+                raise TicketIncomplete(
+                    f"request {t.id} has no costs yet: pass costs, or record_costs() first"
+                )
+            cost_v = t.costs
+        else:
+            cost_v = self._per_model(costs, "costs", t.explore, t.model)
         # Everything is checked before the state is touched; a refused call leaves the
-        # request pending, so observe() can be called again with good values.
-        labels = self._per_model(satisfied, "satisfied", bool(d.explore), m)
-        cost_v = self._per_model(costs, "costs", bool(d.explore), m)
-        _require_finite(labels, "satisfied")
+        # ticket open, so observe() can be called again with good values.
         _require_finite(cost_v, "costs")
-        if np.any((labels < 0) | (labels > 1)):
-            raise MessjaxError(f"satisfied must be in [0, 1], got {labels.tolist()}")
         if np.any(cost_v < 0):
             raise MessjaxError(f"costs must be >= 0, got {cost_v.tolist()}")
-        req = Request(
-            x=x, labels=jnp.asarray(labels, float_dtype()), costs=jnp.asarray(cost_v, float_dtype())
+        known = satisfied is not None
+        if known:
+            labels = self._per_model(satisfied, "satisfied", t.explore, t.model)
+            _require_finite(labels, "satisfied")
+            if np.any((labels < 0) | (labels > 1)):
+                raise MessjaxError(f"satisfied must be in [0, 1], got {labels.tolist()}")
+        else:
+            labels = np.zeros(M)
+        dt = float_dtype()
+        req = Request(x=t.x, labels=np.asarray(labels, dt), costs=np.asarray(cost_v, dt))
+        self.state, out = self._observe(
+            self.state,
+            t.decision(),
+            req,
+            self.hparams,
+            self.config,
+            np.int32(t.index),
+            np.bool_(known),
         )
-        self.state, out = self._observe(self.state, d, req, self.hparams, self.config)
-        self._pending = None
+        out = jax.device_get(out)  # one transfer for the scalars below
+        del self._tickets[t.id]
+        self._closed[t.id] = self.clock()
+        s = self.stats
+        counted = known and t.feedback
+        s.observed += 1
+        s.feedback += counted
+        s.no_feedback += not known
+        sat = float(out.satisfaction)
+        s.satisfied += sat if counted else 0.0
+        s.cost += float(out.cost)
+        s.served[t.model] += 1
+        if t.explore:
+            s.queried = [q + 1 for q in s.queried]
+        else:
+            s.queried[t.model] += 1
+        self._prune_closed()
         return {
-            "satisfaction": float(out.satisfaction),
+            "satisfaction": sat if known else None,
             "cost": float(out.cost),
             "virtual_queue": float(out.virtual_queue),
         }
+
+    def expire(self, now: float | None = None) -> list[str]:
+        """Close every ticket older than ``expiry`` without feedback (charging its recorded
+        costs, 0 where none were recorded); returns their ids, oldest first."""
+        if self.expiry is None:
+            return []
+        with self.lock:
+            now = self.clock() if now is None else now
+            old = [t for t in self._tickets.values() if now - t.issued_at > self.expiry]
+            for t in old:
+                self.close_without_feedback(t.id, expired=True)
+            return [t.id for t in old]
+
+    def close_without_feedback(self, id: str, *, expired: bool = False) -> None:
+        """Close ticket ``id`` without an outcome, charging its recorded costs (0 where none
+        were recorded, e.g. a request whose model failed); ``expired`` counts it as expired."""
+        with self.lock:
+            t = self.ticket(id)
+            self._close(t, None, t.costs if t.costs is not None else np.zeros(len(self.models)))
+            self.stats.expired += expired
+
+    def _prune_closed(self) -> None:
+        # Closed ids are kept to refuse a second outcome; past the expiry any feedback is
+        # refused anyway, so older ones may go (without an expiry keep the last 1,000,000).
+        if self.expiry is not None:
+            horizon = self.clock() - 2 * self.expiry
+            while self._closed:
+                first = next(iter(self._closed))
+                if self._closed[first] >= horizon:
+                    break
+                del self._closed[first]
+        while len(self._closed) > 1_000_000:
+            del self._closed[next(iter(self._closed))]
 
     def _per_model(self, value, name: str, explore: bool, m: int) -> np.ndarray:
         M = self.config.num_models
@@ -217,15 +660,85 @@ class Router:
 
     @property
     def num_requests(self) -> int:
+        """Requests routed so far."""
+        return self.routed
+
+    @property
+    def num_observed(self) -> int:
+        """Requests closed so far (with or without feedback)."""
         return int(self.state.learner.t)
 
+    def fingerprint(self) -> str:
+        """sha256 of everything that determines future decisions: the engine state (predictor,
+        optimiser, queues, cost estimate, clock, key), the request counter, the in-flight
+        tickets and the counts. Equal fingerprints = routers that will decide alike."""
+        with self.lock:
+            h = hashlib.sha256()
+            for leaf in jax.tree.leaves(self.state):
+                a = np.asarray(leaf)
+                h.update(str((a.dtype, a.shape)).encode())
+                h.update(np.ascontiguousarray(a).tobytes())
+            h.update(str(self.routed).encode())
+            for t in self._tickets.values():
+                h.update(json.dumps(t.to_json(), sort_keys=True).encode())
+            h.update(json.dumps(dataclasses.asdict(self.stats), sort_keys=True).encode())
+            return h.hexdigest()
+
     # ---------------------------------------------------------------------- checkpoints
+    def snapshot(self) -> Router:
+        """A frozen copy for saving while traffic goes on (cheap: arrays are shared)."""
+        with self.lock:
+            snap = copy.copy(self)
+            snap.lock = threading.RLock()
+            snap._tickets = dict(self._tickets)
+            snap._closed = dict(self._closed)
+            snap.stats = copy.deepcopy(self.stats)
+            return snap
+
+    def live_meta(self) -> dict[str, Any]:
+        """The ticket table, request counter, closed ids and counts, JSON-able (saved with
+        the state; the tickets' arrays are saved apart)."""
+        return {
+            "routed": self.routed,
+            "expiry": self.expiry,
+            "stats": dataclasses.asdict(self.stats),
+            "closed": list(self._closed.items()),
+            "tickets": [
+                {k: v for k, v in t.to_json().items() if k not in ("x", "x_dtype")}
+                for t in self._tickets.values()
+            ],
+        }
+
+    def load_live(self, meta: dict[str, Any], xs: np.ndarray | None) -> None:
+        """Inverse of :meth:`live_meta` (``xs``: the tickets' embeddings, ``[K, d]``)."""
+        dt = float_dtype()
+        self.routed = int(meta["routed"])
+        self.expiry = meta.get("expiry")
+        self.stats = RouterStats(**meta["stats"])
+        self._closed = {k: float(v) for k, v in meta["closed"]}
+        self._tickets = {}
+        for i, d in enumerate(meta["tickets"]):
+            self._tickets[d["id"]] = Ticket(
+                id=d["id"],
+                index=int(d["index"]),
+                explore=bool(d["explore"]),
+                model=int(d["model"]),
+                feedback=bool(d["feedback"]),
+                s_hat=np.asarray(d["s_hat"], dt),
+                cost_estimate=np.asarray(d["cost_estimate"], dt),
+                x=np.asarray(xs[i], dt),
+                issued_at=float(d["issued_at"]),
+                costs=None if d["costs"] is None else np.asarray(d["costs"], np.float64),
+            )
+
     def save(self, path) -> Any:
-        """Save the whole router (state, hyperparameters, models, seed, config) with Orbax
-        to the folder ``path``; see :func:`messjax.checkpoint.save_router`."""
+        """Save the whole router (state, hyperparameters, models, seed, config, in-flight
+        tickets) with Orbax to the folder ``path``; see :func:`messjax.checkpoint.save_router`."""
         from messjax.checkpoint import save_router
 
-        return save_router(self, path)
+        with self.lock:
+            snap = self.snapshot()
+        return save_router(snap, path)
 
     @classmethod
     def restore(cls, path) -> Router:

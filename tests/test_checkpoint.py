@@ -73,11 +73,15 @@ def test_restored_router_decides_like_an_uninterrupted_one(stream, tmp_path):
     assert all(jax.tree.leaves(same))
 
 
-def test_cannot_save_between_route_and_observe(stream, tmp_path):
-    router = make_router(stream[3])
-    router.route(stream[0][0])
-    with pytest.raises(MessjaxError, match="between route"):
-        router.save(tmp_path / "r")
+def test_save_between_route_and_observe_keeps_the_ticket(stream, tmp_path):
+    x, labels, costs, models = stream
+    router = make_router(models)
+    d = router.route(x[0])
+    router.save(tmp_path / "r")
+    restored = Router.restore(tmp_path / "r")
+    assert restored.in_flight == 1 and restored.fingerprint() == router.fingerprint()
+    outcome = (labels[0], costs[0]) if d.explore else (labels[0, d.model_index], 1.0)
+    assert restored.observe(d.id, *outcome) == router.observe(d.id, *outcome)
     with pytest.raises(MessjaxError, match="no router checkpoint"):
         Router.restore(tmp_path / "missing")
 

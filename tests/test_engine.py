@@ -224,11 +224,13 @@ def test_router_rejects_misuse():
     with pytest.raises(Exception, match="without a routed request"):
         router.observe(1, 1.0)
     d = router.route(np.ones(4))
-    with pytest.raises(Exception, match="twice"):
-        router.route(np.ones(4))
     bad = [0.5, 2.0] if d.explore else 2.0
     with pytest.raises(Exception, match="satisfied must be in"):
         router.observe(bad, [1.0, 1.0] if d.explore else 1.0)
+    d2 = router.route(np.ones(4))  # a second request in flight is fine ...
+    with pytest.raises(Exception, match="2 requests in flight"):
+        router.observe(1.0, 1.0)  # ... but then observe() must name one
+    assert d2.index == d.index + 1 and d2.id != d.id
     with pytest.raises(Exception, match="shape"):
         Router.create(["a", "b"], 4).route(np.ones(5))
 

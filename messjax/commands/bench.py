@@ -22,6 +22,7 @@ HELP = (
     "reference code's style; JSON report"
 )
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "bench.py"
+ROUTER_SCRIPT = SCRIPT.with_name("bench_router.py")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,17 +62,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--note", default=None, help="free text stored in the report (e.g. the machine's load)"
     )
+    parser.add_argument(
+        "--router",
+        action="store_true",
+        help="instead: load figures of the live router and of messjax serve "
+        "(experiments/bench_router.py: route() latency, batched routes/s, HTTP requests/s)",
+    )
 
 
-def load_script():
-    """``experiments/bench.py`` as a module (it ships with the source, not the wheel)."""
-    if not SCRIPT.is_file():
+def load_script(script: Path = SCRIPT, name: str = "messjax_experiments_bench"):
+    """``experiments/bench.py`` (or ``script``) as a module (it ships with the source, not
+    the wheel)."""
+    if not script.is_file():
         raise MessjaxError(
-            f"messjax bench runs {SCRIPT}, which this installation lacks: use a source checkout"
+            f"messjax bench runs {script}, which this installation lacks: use a source checkout"
         )
-    name = "messjax_experiments_bench"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SCRIPT)
+        spec = importlib.util.spec_from_file_location(name, script)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up here
         spec.loader.exec_module(module)
@@ -79,4 +86,6 @@ def load_script():
 
 
 def main(args: argparse.Namespace) -> int:
+    if getattr(args, "router", False):
+        return load_script(ROUTER_SCRIPT, "messjax_experiments_bench_router").run_from_args(args)
     return load_script().run_from_args(args)

@@ -130,9 +130,16 @@ def init_state(key: jax.Array, config: EngineConfig) -> RouterState:
 
 
 # ------------------------------------------------------------------------------ the step
-def learner_decide(learner: LearnerState, x: jax.Array, hp: Hyperparams, config: EngineConfig):
-    """Exploration and feedback coins and s_hat for request t = learner.t + 1."""
-    t = learner.t + 1
+def learner_decide(
+    learner: LearnerState, x: jax.Array, hp: Hyperparams, config: EngineConfig, t=None
+):
+    """Exploration and feedback coins and s_hat for request ``t`` (default learner.t + 1).
+
+    An episode decides request t only after observing request t - 1, so its request number is
+    the learner's clock. A live router with requests in flight numbers requests as it routes
+    them and passes ``t`` explicitly (:class:`messjax.Router`).
+    """
+    t = learner.t + 1 if t is None else t
     u_explore, u_feedback, _ = request_randomness(learner.key, t)
     explore = u_explore < explore_prob(t, hp.c)
     feedback = u_feedback < hp.feedback_rate
@@ -153,14 +160,24 @@ def queue_decide(queue: QueueState, explore, s_hat, costs, hp: Hyperparams, conf
 
 
 def learner_update(
-    learner: LearnerState, x, labels, explore, feedback, hp: Hyperparams, config: EngineConfig
+    learner: LearnerState,
+    x,
+    labels,
+    explore,
+    feedback,
+    hp: Hyperparams,
+    config: EngineConfig,
+    t=None,
 ) -> LearnerState:
     """Train on (x, labels) if :func:`trains_on` says so; advance the clock.
 
+    ``t`` is the request's number (its training randomness is that of request t; default
+    learner.t + 1, the episode's case); the clock ``learner.t`` counts observed requests.
     With ``config.replay > 0`` the example first enters the replay buffer and each gradient
     step uses it plus ``replay_batch - 1`` stored examples (:func:`replay_positions`).
     """
-    t = learner.t + 1
+    clock = learner.t + 1
+    t = clock if t is None else t
     _, _, train_key = request_randomness(learner.key, t)
     trains = trains_on(explore, feedback, hp)
     # A trip count of 0 skips training without lax.cond, which vmap would turn into a select
@@ -178,7 +195,7 @@ def learner_update(
             config,
             hp.momentum,
         )
-        return learner.replace(params=params, opt_state=opt_state, t=t)
+        return learner.replace(params=params, opt_state=opt_state, t=clock)
     buf = learner.replay
     pos = buf.count % config.replay
     buf = ReplayBuffer(
@@ -200,7 +217,7 @@ def learner_update(
         config,
         hp.momentum,
     )
-    return learner.replace(params=params, opt_state=opt_state, t=t, replay=buf)
+    return learner.replace(params=params, opt_state=opt_state, t=clock, replay=buf)
 
 
 def queue_update(
@@ -255,11 +272,14 @@ def route_step(
     return queue_update(queue, model, explore, feedback, labels, costs, hp)
 
 
-def decide(state: RouterState, x, hp: Hyperparams, config: EngineConfig, costs=None) -> Decision:
-    """Steps 1-3 of the rule: what to do with a request before its outcome is known."""
+def decide(
+    state: RouterState, x, hp: Hyperparams, config: EngineConfig, costs=None, t=None
+) -> Decision:
+    """Steps 1-3 of the rule: what to do with request ``t`` (default: the learner's next)
+    before its outcome is known."""
     if costs is None:  # unknown at decision time: the oracle estimator falls back to E_hat
         costs = state.queue.cost_estimate
-    explore, feedback, s_hat = learner_decide(state.learner, x, hp, config)
+    explore, feedback, s_hat = learner_decide(state.learner, x, hp, config, t)
     model, cost_estimate = queue_decide(state.queue, explore, s_hat, costs, hp, config)
     return Decision(
         explore=explore, model=model, s_hat=s_hat, feedback=feedback, cost_estimate=cost_estimate
@@ -267,11 +287,24 @@ def decide(state: RouterState, x, hp: Hyperparams, config: EngineConfig, costs=N
 
 
 def observe(
-    state: RouterState, decision: Decision, request: Request, hp: Hyperparams, config: EngineConfig
+    state: RouterState,
+    decision: Decision,
+    request: Request,
+    hp: Hyperparams,
+    config: EngineConfig,
+    t=None,
 ) -> tuple[RouterState, StepOutput]:
-    """Steps 3-4 of the rule once the outcome is known: train, update queues and E_hat."""
+    """Steps 3-4 of the rule once the outcome of request ``t`` (default: the learner's next)
+    is known: train, update queues and E_hat."""
     learner = learner_update(
-        state.learner, request.x, request.labels, decision.explore, decision.feedback, hp, config
+        state.learner,
+        request.x,
+        request.labels,
+        decision.explore,
+        decision.feedback,
+        hp,
+        config,
+        t,
     )
     queue, out = queue_update(
         state.queue,

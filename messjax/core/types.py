@@ -254,7 +254,9 @@ class LearnerState:
 
     Attributes:
       params, opt_state: predictor parameters and Optax state.
-      t: number of requests processed (the next request is number t + 1).
+      t: number of requests observed. In an episode the next request is number t + 1; a live
+        router with requests in flight numbers requests when it routes them (its own counter)
+        and passes that number to the step.
       key: the episode's PRNG key; the randomness of request t is ``fold_in(key, t)``, so
         cells sharing a seed share their exploration and feedback coins and dropout masks
         (common random numbers) whatever their alpha or V.

@@ -1,0 +1,728 @@
+"""``messjax serve``: an OpenAI-compatible HTTP server that routes with MESS+.
+
+Endpoints (Starlette on uvicorn; upstream calls with httpx):
+
+- ``POST /v1/chat/completions`` (streaming and not): routes the request's last user message,
+  forwards the request to the chosen upstream (``model`` replaced by the upstream's), and
+  returns its answer with ``model`` = the upstream's name, ``id`` = the ticket id for feedback,
+  and a ``messjax`` object (``id``, ``model``, ``explore``, ``models``; on an exploration the
+  other upstreams' answers in ``alternatives``). On an exploration every upstream is queried
+  concurrently and the largest (the last) is served. Headers ``X-Messjax-Id``,
+  ``X-Messjax-Model``, ``X-Messjax-Explore`` say the same.
+- ``POST /v1/feedback`` ``{"id": ..., "satisfied": 1}`` (a number in [0, 1] or a bool; on an
+  exploration a list with one value per upstream or a ``{name: value}`` mapping; ``null`` =
+  the user will not say). Accepted once per id the server issued, within ``feedback_expiry``.
+- ``GET /v1/models``; ``GET /v1/router`` (the router's counts, queue and state fingerprint);
+  ``GET /metrics`` (Prometheus text format, no key needed, no secrets in it).
+
+Costs are computed from the upstream's ``usage`` (prompt and completion tokens) and the
+config's prices; an upstream that reports no usage is charged by an estimate (4 characters a
+token). A failed upstream call costs 0. Requests whose served upstream fails get 502 (504 on a
+timeout) after ``retries`` retries, and their ticket is closed without feedback; when a
+non-served upstream of an exploration fails, the answer is served and the exploration closed
+without feedback (its outcome vector would be incomplete).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import httpx
+import numpy as np
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from messjax.errors import MessjaxError
+from messjax.router import (
+    Router,
+    TicketClosed,
+    TicketExpired,
+    TicketIncomplete,
+    UnknownTicket,
+)
+from messjax.serve.config import ServeConfig, Upstream
+from messjax.serve.persist import PersistentRouter
+
+log = logging.getLogger("messjax.serve")
+disable_created_metrics()  # no *_created samples: counters as plain totals
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error"):
+        super().__init__(message)
+        self.status, self.message, self.kind = status, message, kind
+
+
+def error_response(status: int, message: str, kind: str = "invalid_request_error", **headers):
+    return JSONResponse(
+        {"error": {"message": message, "type": kind, "code": status}},
+        status_code=status,
+        headers=headers or None,
+    )
+
+
+class UpstreamFailure(Exception):
+    """An upstream call that failed; ``status`` is the upstream's HTTP status (or 502/504
+    for no answer / a timeout), ``client_status`` what the client is told."""
+
+    def __init__(self, upstream: Upstream, status: int, message: str):
+        super().__init__(message)
+        self.upstream, self.status, self.message = upstream, status, message
+
+    @property
+    def client_status(self) -> int:
+        if self.status in (502, 504):
+            return self.status
+        if self.status >= 500 or self.status in (401, 403):  # its fault, or our key's
+            return 502
+        if self.status == 429:
+            return 503
+        return self.status  # the request itself was refused (400, 404, 413, 422, ...)
+
+
+def make_router(cfg: ServeConfig) -> Router:
+    from messjax.features import get_featurizer
+
+    r = dict(cfg.router)
+    featurizer = r.pop("featurizer")
+    dim = get_featurizer(featurizer).dim
+    return Router.create(
+        list(cfg.models),
+        dim,
+        head=r.pop("head"),
+        featurizer=featurizer,
+        seed=r.pop("seed"),
+        expiry=cfg.feedback_expiry,
+        **r,
+    )
+
+
+def request_text(body: dict[str, Any]) -> str:
+    """The text the router decides on: the last user message (all text parts joined)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise HTTPError(400, "'messages' must be a non-empty list of {role, content} objects")
+    texts = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise HTTPError(400, f"messages[{i}] must be an object with a string 'role'")
+        content = m.get("content")
+        if isinstance(content, str):
+            text = content
+        elif isinstance(content, list):
+            parts = []
+            for j, p in enumerate(content):
+                if not isinstance(p, dict):
+                    raise HTTPError(400, f"messages[{i}].content[{j}] must be an object")
+                if p.get("type") == "text":
+                    if not isinstance(p.get("text"), str):
+                        raise HTTPError(400, f"messages[{i}].content[{j}].text must be a string")
+                    parts.append(p["text"])
+            text = "\n".join(parts)
+        elif content is None:
+            text = ""
+        else:
+            raise HTTPError(400, f"messages[{i}].content must be a string or a list of parts")
+        texts.append((m["role"], text))
+    users = [t for role, t in texts if role == "user"]
+    return users[-1] if users else "\n".join(t for _, t in texts)
+
+
+def _answer_text(resp: dict[str, Any]) -> str:
+    try:
+        return resp["choices"][0]["message"].get("content") or ""
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return ""
+
+
+def _tokens(usage: Any, prompt_text: str, answer_text: str) -> tuple[int, int]:
+    if isinstance(usage, dict):
+        p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if isinstance(p, int) and isinstance(c, int):
+            return p, c
+    return math.ceil(len(prompt_text) / 4), math.ceil(len(answer_text) / 4)
+
+
+class ServeApp:
+    """The server's state: config, persistent router, upstream client, metrics."""
+
+    def __init__(self, cfg: ServeConfig, *, state_dir: str | None = None):
+        self.cfg = cfg
+        self.api_key = cfg.api_key()
+        self.upstream_keys = {u.name: u.api_key() for u in cfg.upstreams}
+        self.live = PersistentRouter(
+            state_dir or cfg.state_dir,
+            lambda: make_router(cfg),
+            cfg.router_identity(),
+            fsync=cfg.journal_fsync,
+        )
+        self.router = self.live.router
+        self.router.expiry = cfg.feedback_expiry
+        self.client: httpx.AsyncClient | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "messjax_http_requests",
+            "HTTP requests by endpoint and status",
+            ["endpoint", "code"],
+            registry=self.registry,
+        )
+        self.upstream_calls = Counter(
+            "messjax_upstream_calls",
+            "calls to each upstream (every upstream on an exploration)",
+            ["model"],
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "messjax_upstream_errors",
+            "failed upstream calls after retries, by kind",
+            ["model", "kind"],
+            registry=self.registry,
+        )
+        self.feedback_refused = Counter(
+            "messjax_feedback_refused",
+            "feedback refused, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "messjax_route_seconds",
+            "time to route a request (featurize + decide + journal)",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5),
+            registry=self.registry,
+        )
+        self.registry.register(_RouterCollector(self))
+
+    # ------------------------------------------------------------------------ lifecycle
+    async def startup(self) -> None:
+        limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.cfg.upstream_timeout), limits=limits
+        )
+        await anyio.to_thread.run_sync(self.warmup)
+        self._tasks = [
+            asyncio.create_task(self._every(self.cfg.checkpoint_every, self._checkpoint)),
+            asyncio.create_task(self._every(min(5.0, self.cfg.feedback_expiry / 4), self._expire)),
+        ]
+        log.info(
+            "router ready: models %s, %d requests routed, %d in flight, %d journal records "
+            "replayed",
+            ", ".join(self.cfg.models),
+            self.router.routed,
+            self.router.in_flight,
+            self.live.replayed,
+        )
+
+    def warmup(self) -> None:
+        """Compile decide and observe (on a throwaway copy) before the first request."""
+        r = self.router.snapshot()
+        x = r.embed("warm up")
+        d = r.route(x)
+        r.observe(d.id, None, np.zeros(len(r.models)))
+
+    async def shutdown(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        if self.client is not None:
+            await self.client.aclose()
+        await anyio.to_thread.run_sync(self.live.close)
+        log.info("router state saved to %s", self.live.dir)
+
+    async def _every(self, seconds: float, fn) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await anyio.to_thread.run_sync(fn)
+            except Exception:  # keep serving; the next round retries
+                log.exception("background task %s failed", fn.__name__)
+
+    def _checkpoint(self) -> None:
+        path = self.live.checkpoint()
+        if path is not None:
+            log.info("checkpoint %s", path.name)
+
+    def _expire(self) -> None:
+        ids = self.live.expire()
+        if ids:
+            log.info("%d requests expired without feedback", len(ids))
+
+    # -------------------------------------------------------------------------- helpers
+    def check_auth(self, request: Request) -> None:
+        if self.api_key is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            token.strip().encode(), self.api_key.encode()
+        ):
+            raise HTTPError(401, "missing or wrong API key (Authorization: Bearer <key>)")
+
+    async def read_json(self, request: Request) -> dict[str, Any]:
+        limit = self.cfg.max_body_bytes
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise HTTPError(413, f"request body over the limit of {limit} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPError(413, f"request body over the limit of {limit} bytes")
+            chunks.append(chunk)
+        try:
+            body = json.loads(b"".join(chunks))
+        except (ValueError, UnicodeDecodeError):
+            raise HTTPError(400, "request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPError(400, "request body must be a JSON object")
+        return body
+
+    def _headers(self, up: Upstream, stream: bool) -> dict[str, str]:
+        h = {"content-type": "application/json"}
+        if stream:
+            h["accept"] = "text/event-stream"
+        key = self.upstream_keys[up.name]
+        if key is not None:
+            h["authorization"] = f"Bearer {key}"
+        return h
+
+    async def _retrying(self, up: Upstream, attempt_fn):
+        """Run ``attempt_fn()`` with retries on connection errors, timeouts, 429 and 5xx."""
+        last: UpstreamFailure | None = None
+        for attempt in range(self.cfg.retries + 1):
+            if attempt:
+                await asyncio.sleep(min(2.0, 0.1 * 2 ** (attempt - 1)))
+            self.upstream_calls.labels(up.name).inc()
+            try:
+                return await attempt_fn()
+            except httpx.TimeoutException:
+                last = UpstreamFailure(
+                    up, 504, f"upstream {up.name!r} timed out after {self.cfg.upstream_timeout:g} s"
+                )
+                kind = "timeout"
+            except httpx.TransportError as e:
+                last = UpstreamFailure(
+                    up, 502, f"upstream {up.name!r} unreachable: {type(e).__name__}"
+                )
+                kind = "connection"
+            except UpstreamFailure as e:
+                last, kind = e, f"http_{e.status}"
+                if e.status < 500 and e.status != 429:
+                    break  # the upstream refused this request: retrying will not help
+            self.upstream_errors.labels(up.name, kind).inc()
+        raise last
+
+    def _message(self, up: Upstream, r: httpx.Response) -> str:
+        return _upstream_message(up, r, self.upstream_keys[up.name])
+
+    def _upstream_body(self, body: dict[str, Any], up: Upstream, stream: bool) -> dict[str, Any]:
+        out = {**body, "model": up.model, "stream": stream}
+        if stream:
+            out["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        else:
+            out.pop("stream_options", None)
+        return out
+
+    async def call(self, up: Upstream, body: dict[str, Any]) -> dict[str, Any]:
+        """A non-streaming completion from ``up`` (with retries)."""
+
+        async def attempt():
+            r = await self.client.post(
+                f"{up.base_url}/chat/completions",
+                json=self._upstream_body(body, up, False),
+                headers=self._headers(up, False),
+            )
+            if r.status_code != 200:
+                raise UpstreamFailure(up, r.status_code, self._message(up, r))
+            try:
+                data = r.json()
+            except ValueError:
+                raise UpstreamFailure(up, 502, f"upstream {up.name!r} sent invalid JSON") from None
+            if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+                raise UpstreamFailure(up, 502, f"upstream {up.name!r} sent no 'choices'")
+            return data
+
+        return await self._retrying(up, attempt)
+
+    async def open_stream(self, up: Upstream, body: dict[str, Any]) -> httpx.Response:
+        """A streaming response from ``up``, open and checked (retries before its first
+        byte only)."""
+
+        async def attempt():
+            req = self.client.build_request(
+                "POST",
+                f"{up.base_url}/chat/completions",
+                json=self._upstream_body(body, up, True),
+                headers=self._headers(up, True),
+            )
+            r = await self.client.send(req, stream=True)
+            if r.status_code != 200:
+                await r.aread()
+                await r.aclose()
+                raise UpstreamFailure(up, r.status_code, self._message(up, r))
+            return r
+
+        return await self._retrying(up, attempt)
+
+    # ------------------------------------------------------------------------ endpoints
+    async def chat_completions(self, request: Request) -> Response:
+        self.check_auth(request)
+        body = await self.read_json(request)
+        model = body.get("model", self.cfg.served_model)
+        if model not in (self.cfg.served_model, None):
+            raise HTTPError(
+                404,
+                f"unknown model {model!r}: this server serves {self.cfg.served_model!r}",
+                "model_not_found",
+            )
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool):
+            raise HTTPError(400, "'stream' must be true or false")
+        text = request_text(body)
+        t0 = time.perf_counter()
+        d = await anyio.to_thread.run_sync(self.live.route, text)
+        self.latency.observe(time.perf_counter() - t0)
+        ups = self.cfg.upstreams
+        served = ups[d.model_index]
+        info = {
+            "id": d.id,
+            "model": served.name,
+            "explore": d.explore,
+            "models": list(self.cfg.models),
+        }
+        headers = {
+            "x-messjax-id": d.id,
+            "x-messjax-model": served.name,
+            "x-messjax-explore": str(d.explore).lower(),
+        }
+        others = {}
+        if d.explore:  # every other upstream, concurrently with the served one
+            others = {
+                u.name: asyncio.create_task(self.call(u, body)) for u in ups if u is not served
+            }
+        if stream:
+            try:
+                upstream_resp = await self.open_stream(served, body)
+            except UpstreamFailure as e:
+                await self._fail(d.id, others)
+                raise HTTPError(e.client_status, e.message, "upstream_error") from None
+            gen = self._relay(d, served, text, upstream_resp, others, info, body)
+            return StreamingResponse(gen, media_type="text/event-stream", headers=headers)
+        try:
+            answer = await self.call(served, body)
+        except UpstreamFailure as e:
+            await self._fail(d.id, others)
+            raise HTTPError(e.client_status, e.message, "upstream_error") from None
+        costs = np.zeros(len(ups))
+        i, o = _tokens(answer.get("usage"), text, _answer_text(answer))
+        costs[d.model_index] = served.cost(i, o)
+        if d.explore:
+            info["alternatives"], complete = await self._gather(others, text, costs)
+            await self._settle(d.id, costs, complete)
+        else:
+            await anyio.to_thread.run_sync(
+                self.live.record_costs, d.id, float(costs[d.model_index])
+            )
+        answer["id"] = d.id
+        answer["model"] = served.name
+        answer["messjax"] = info
+        log.debug("route %s -> %s explore=%s", d.id, served.name, d.explore)
+        return JSONResponse(answer, headers=headers)
+
+    async def _gather(self, others, text, costs):
+        """Answers of an exploration's other upstreams; costs filled in; complete = all ok."""
+        alternatives, complete = [], True
+        for name, task in others.items():
+            m = self.cfg.models.index(name)
+            try:
+                ans = await task
+            except UpstreamFailure as e:
+                complete = False
+                alternatives.append({"model": name, "error": e.message})
+                continue
+            content = _answer_text(ans)
+            i, o = _tokens(ans.get("usage"), text, content)
+            costs[m] = self.cfg.upstreams[m].cost(i, o)
+            alternatives.append({"model": name, "content": content})
+        return alternatives, complete
+
+    async def _settle(self, id: str, costs: np.ndarray, complete: bool) -> None:
+        await anyio.to_thread.run_sync(self.live.record_costs, id, costs)
+        if not complete:  # an outcome vector with holes cannot train the predictor
+            await anyio.to_thread.run_sync(self.live.close_without_feedback, id)
+
+    async def _fail(self, id: str, others) -> None:
+        for task in others.values():
+            task.cancel()
+        for task in others.values():
+            with contextlib.suppress(BaseException):
+                await task
+        # The served model failed: nothing was served; close the ticket at no cost.
+        await anyio.to_thread.run_sync(self.live.close_without_feedback, id)
+
+    async def _relay(self, d, served, text, upstream_resp, others, info, body):
+        """Relay the upstream's SSE stream: ids and model names rewritten, usage chunk kept
+        only if the client asked for it; the messjax object in a last chunk."""
+        want_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        pieces, usage, created = [], None, int(time.time())
+        try:
+            async for line in upstream_resp.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    continue
+                if not isinstance(chunk, dict):
+                    continue
+                created = chunk.get("created", created)
+                if chunk.get("usage"):
+                    usage = chunk["usage"]
+                for ch in chunk.get("choices") or []:
+                    delta = ch.get("delta") or {}
+                    if isinstance(delta.get("content"), str):
+                        pieces.append(delta["content"])
+                if not chunk.get("choices") and chunk.get("usage") and not want_usage:
+                    continue
+                chunk["id"], chunk["model"] = d.id, served.name
+                yield f"data: {json.dumps(chunk)}\n\n"
+        except httpx.HTTPError as e:
+            self.upstream_errors.labels(served.name, "stream").inc()
+            err = {"error": {"message": f"upstream {served.name!r} stream broke: {e}"}}
+            yield f"data: {json.dumps(err)}\n\n"
+            await self._fail(d.id, others)
+            return
+        finally:
+            await upstream_resp.aclose()
+        costs = np.zeros(len(self.cfg.upstreams))
+        i, o = _tokens(usage, text, "".join(pieces))
+        costs[d.model_index] = served.cost(i, o)
+        if d.explore:
+            info["alternatives"], complete = await self._gather(others, text, costs)
+            await self._settle(d.id, costs, complete)
+        else:
+            await anyio.to_thread.run_sync(
+                self.live.record_costs, d.id, float(costs[d.model_index])
+            )
+        last = {
+            "id": d.id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": served.name,
+            "choices": [],
+            "messjax": info,
+        }
+        yield f"data: {json.dumps(last)}\n\n"
+        yield "data: [DONE]\n\n"
+        log.debug("route %s -> %s explore=%s (stream)", d.id, served.name, d.explore)
+
+    async def feedback(self, request: Request) -> Response:
+        self.check_auth(request)
+        body = await self.read_json(request)
+        id, sat = body.get("id"), body.get("satisfied", ...)
+        if not isinstance(id, str):
+            raise HTTPError(400, "'id' must be the string id of a chat completion")
+        if sat is ...:
+            raise HTTPError(400, "'satisfied' is missing (a number in [0, 1], or null)")
+        if isinstance(sat, dict):
+            unknown = [k for k in sat if k not in self.cfg.models]
+            if unknown or len(sat) != len(self.cfg.models):
+                raise HTTPError(
+                    400,
+                    f"'satisfied' as a mapping needs one value for each of {list(self.cfg.models)}",
+                )
+            sat = [sat[m] for m in self.cfg.models]
+        ok_value = lambda v: isinstance(v, int | float) and math.isfinite(v)  # noqa: E731
+        if sat is not None and not (
+            ok_value(sat) or (isinstance(sat, list) and all(ok_value(v) for v in sat))
+        ):
+            raise HTTPError(400, "'satisfied' must be a number in [0, 1], a list of them, or null")
+        try:
+            out = await anyio.to_thread.run_sync(self.live.observe, id, sat)
+        except UnknownTicket as e:
+            self.feedback_refused.labels("unknown").inc()
+            raise HTTPError(404, str(e), "unknown_id") from None
+        except TicketClosed as e:
+            self.feedback_refused.labels("duplicate").inc()
+            raise HTTPError(409, str(e), "duplicate_feedback") from None
+        except TicketExpired as e:
+            self.feedback_refused.labels("expired").inc()
+            raise HTTPError(410, str(e), "expired") from None
+        except TicketIncomplete:
+            self.feedback_refused.labels("in_progress").inc()
+            raise HTTPError(
+                409, f"request {id} is still being answered; send feedback after the answer"
+            ) from None
+        except MessjaxError as e:
+            self.feedback_refused.labels("invalid").inc()
+            raise HTTPError(400, str(e)) from None
+        return JSONResponse({"id": id, "accepted": True, **out})
+
+    async def models(self, request: Request) -> Response:
+        self.check_auth(request)
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": self.cfg.served_model,
+                        "object": "model",
+                        "created": 0,
+                        "owned_by": "messjax",
+                        "upstreams": list(self.cfg.models),
+                    }
+                ],
+            }
+        )
+
+    async def router_state(self, request: Request) -> Response:
+        self.check_auth(request)
+        return JSONResponse(await anyio.to_thread.run_sync(self.describe))
+
+    def describe(self) -> dict[str, Any]:
+        r = self.router
+        with r.lock:
+            q = r.state.queue
+            return {
+                "models": list(r.models),
+                "routed": r.routed,
+                "observed": r.num_observed,
+                "in_flight": r.in_flight,
+                "virtual_queue": float(q.virtual_queue),
+                "ideal_queue": float(q.ideal_queue),
+                "cost_estimate": np.asarray(q.cost_estimate, float).tolist(),
+                "stats": {k: v for k, v in vars(r.stats).items() if not k.startswith("_")},
+                "fingerprint": r.fingerprint(),
+                "journal_seq": self.live.journal.seq,
+            }
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(
+            generate_latest(self.registry), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+
+def _upstream_message(up: Upstream, r: httpx.Response, key: str | None) -> str:
+    try:
+        msg = str(r.json()["error"]["message"])[:500]
+    except (ValueError, KeyError, TypeError):
+        msg = r.text[:200]
+    if key:  # an upstream may echo the key it was sent: it goes to the client and the log
+        msg = msg.replace(key, "[redacted]")
+    return f"upstream {up.name!r} answered {r.status_code}: {msg}"
+
+
+class _RouterCollector:
+    """Router counts for /metrics, read at scrape time."""
+
+    def __init__(self, app: ServeApp):
+        self.app = app
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        r = self.app.router
+        with r.lock:
+            s = r.stats
+            vq, iq = float(r.state.queue.virtual_queue), float(r.state.queue.ideal_queue)
+            inflight = r.in_flight
+        models = r.models
+        yield CounterMetricFamily("messjax_requests", "requests routed", value=s.routed)
+        yield CounterMetricFamily("messjax_explorations", "explorations", value=s.explorations)
+        served = CounterMetricFamily(
+            "messjax_served", "closed requests served by each model", labels=["model"]
+        )
+        queried = CounterMetricFamily(
+            "messjax_model_calls", "model calls of closed requests", labels=["model"]
+        )
+        for i, m in enumerate(models):
+            served.add_metric([m], s.served[i])
+            queried.add_metric([m], s.queried[i])
+        yield served
+        yield queried
+        yield CounterMetricFamily(
+            "messjax_feedback", "outcomes that moved the decision queue", value=s.feedback
+        )
+        yield CounterMetricFamily(
+            "messjax_no_feedback", "requests closed without an outcome", value=s.no_feedback
+        )
+        yield CounterMetricFamily("messjax_expired", "requests expired", value=s.expired)
+        yield CounterMetricFamily("messjax_cost", "total cost charged", value=s.cost)
+        sat = s.satisfied / s.feedback if s.feedback else float("nan")
+        yield GaugeMetricFamily(
+            "messjax_satisfaction", "share of satisfied answers among the feedback", value=sat
+        )
+        yield GaugeMetricFamily("messjax_alpha", "SLA target", value=float(r.hparams.alpha))
+        yield GaugeMetricFamily("messjax_virtual_queue", "decision queue Q", value=vq)
+        yield GaugeMetricFamily("messjax_ideal_queue", "queue over all outcomes", value=iq)
+        yield GaugeMetricFamily("messjax_in_flight", "requests awaiting an outcome", value=inflight)
+
+
+def build_app(cfg: ServeConfig, *, state_dir: str | None = None) -> Starlette:
+    """The Starlette application (state restored from ``state_dir`` / the config's)."""
+    srv = ServeApp(cfg, state_dir=state_dir)
+
+    def endpoint(name, fn):
+        async def handler(request: Request) -> Response:
+            try:
+                resp = await fn(request)
+            except HTTPError as e:
+                extra = {"www-authenticate": "Bearer"} if e.status == 401 else {}
+                resp = error_response(e.status, e.message, e.kind, **extra)
+                if e.status >= 500:
+                    log.warning("%s %s: %s", request.method, request.url.path, e.message)
+            except Exception:
+                log.exception("%s %s failed", request.method, request.url.path)
+                resp = error_response(500, "internal error (see the server log)", "server_error")
+            srv.http_requests.labels(name, str(resp.status_code)).inc()
+            return resp
+
+        return handler
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app) -> AsyncIterator[None]:
+        await srv.startup()
+        try:
+            yield
+        finally:
+            await srv.shutdown()
+
+    routes = [
+        Route(
+            "/v1/chat/completions",
+            endpoint("chat_completions", srv.chat_completions),
+            methods=["POST"],
+        ),
+        Route("/v1/feedback", endpoint("feedback", srv.feedback), methods=["POST"]),
+        Route("/v1/models", endpoint("models", srv.models), methods=["GET"]),
+        Route("/v1/router", endpoint("router", srv.router_state), methods=["GET"]),
+        Route("/metrics", endpoint("metrics", srv.metrics), methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.serve = srv
+    return app
