@@ -466,7 +466,7 @@ def test_router_refuses_non_finite_and_mistyped_inputs_before_touching_state():
         with pytest.raises(MessjaxError) as info:
             router.route(bad)
         assert "\n" not in str(info.value)
-        assert router._pending is None and same_state(router.state, state)
+        assert router.in_flight == 0 and same_state(router.state, state)
     with pytest.raises(MessjaxError, match="no featurizer"):
         router.route("a text")
 
@@ -478,14 +478,17 @@ def test_router_refuses_non_finite_and_mistyped_inputs_before_touching_state():
         (labels, [1.0, np.inf, 2.0], "costs has 1 NaN or infinite"),
         ("yes", costs, "satisfied must be"),
         (labels, "cheap", "costs must be"),
-        (None, costs, "satisfied must be"),
+        ({"ok": 1}, costs, "satisfied must be"),  # (None means "no feedback": a ticket)
         ([0.0, 2.0, 1.0], costs, r"in \[0, 1\]"),
         (labels, [1.0, -5.0, 2.0], ">= 0"),
         ([[0, 1, 1]], costs, "values"),
     ):
         with pytest.raises(MessjaxError, match=match):
-            router.observe(sat, cost)
+            router.observe(d.id, sat, cost)
         assert same_state(router.state, state)  # refused before the state moved
+    with pytest.raises(MessjaxError, match="no request with id 'yes'"):
+        router.observe("yes", 1, 5.0)  # a string first is a ticket id
+    assert same_state(router.state, state) and router.in_flight == 1
     router.observe(labels, costs)  # the pending request is still there for good values
     assert router.num_requests == 4
     assert np.isfinite(router.route(good).s_hat).all()
@@ -496,7 +499,7 @@ def test_oracle_route_costs_are_checked():
     for bad in ([1.0, np.nan, 2.0], [1.0, 2.0], "x"):
         with pytest.raises(MessjaxError):
             router.route(np.ones(D, np.float32), costs=bad)
-        assert router._pending is None
+        assert router.in_flight == 0
 
 
 def test_training_step_skips_non_finite_gradients():
