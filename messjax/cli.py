@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 import sys
 
-from messjax import commands
+from messjax import commands, compile_cache
 from messjax.errors import MessjaxError
 
 
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    compile_cache.enable()  # JAX's persistent compilation cache (MESSJAX_JAX_CACHE=0: off)
     try:
         return int(args._main(args) or 0)
     except (MessjaxError, FileNotFoundError, FileExistsError, NotADirectoryError) as e:

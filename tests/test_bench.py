@@ -26,6 +26,8 @@ KEYS = (
     "total_request_steps",
     "episodes",
     "first_call_s",
+    "compile_cold_s",
+    "compile_warm_s",
     "phases_s",
     "jax_version",
     "cpu_count",
@@ -35,7 +37,11 @@ KEYS = (
 @pytest.mark.slow
 def test_bench_quick_end_to_end(tmp_path):
     out = tmp_path / "bench.json"
-    env = dict(os.environ, MESSJAX_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(
+        os.environ,
+        MESSJAX_CACHE_DIR=str(tmp_path / "cache"),
+        MESSJAX_JAX_CACHE_DIR=str(tmp_path / "jax"),
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "messjax", "bench", "--quick", "--json", str(out)],
         capture_output=True,
@@ -58,6 +64,12 @@ def test_bench_quick_end_to_end(tmp_path):
         assert report[key] > 0, key
     assert report["compile_s"] >= 0 and report["encode_s"] >= 0
     assert report["first_call_s"] >= report["run_s"]
+    # Cold and warm compiles ran in fresh processes on their own cache, which the cold one
+    # filled; this process used the folder given by MESSJAX_JAX_CACHE_DIR.
+    assert report["compile_cold_s"] > 0 and report["compile_warm_s"] >= 0
+    assert report["compile_cache"]["cache_files"] > 0
+    assert report["compile_cache"]["this_process"] == str(tmp_path / "jax")
+    assert any((tmp_path / "jax").iterdir())
     if report["featurizer"] == "minilm":  # the reference-style loop needs the encoder
         assert report["speedup_vs_reference_style"] > 0
     else:
