@@ -22,6 +22,7 @@ HELP = (
     "reference code's style; JSON report"
 )
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "bench.py"
+SCALE_SCRIPT = SCRIPT.with_name("bench_scale.py")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,17 +62,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--note", default=None, help="free text stored in the report (e.g. the machine's load)"
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="instead: the scale benchmark (experiments/bench_scale.py): one stream of 1e6 and "
+        "1e7 requests per policy (time, peak memory) and a sweep of >= 10,000 episodes",
+    )
+    parser.add_argument(
+        "--scale-sizes", default="1e6,1e7", help="--scale: stream lengths (default 1e6,1e7)"
+    )
+    parser.add_argument(
+        "--sweep-episodes",
+        type=int,
+        default=10_000,
+        help="--scale: episodes of the sweep (default 10000; 0 skips it)",
+    )
+    parser.add_argument(
+        "--policies", default=None, help="--scale: policies (default: every registered one)"
+    )
 
 
-def load_script():
+def load_script(script: Path = SCRIPT, name: str = "messjax_experiments_bench"):
     """``experiments/bench.py`` as a module (it ships with the source, not the wheel)."""
-    if not SCRIPT.is_file():
+    if not script.is_file():
         raise MessjaxError(
-            f"messjax bench runs {SCRIPT}, which this installation lacks: use a source checkout"
+            f"messjax bench runs {script}, which this installation lacks: use a source checkout"
         )
-    name = "messjax_experiments_bench"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SCRIPT)
+        spec = importlib.util.spec_from_file_location(name, script)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up here
         spec.loader.exec_module(module)
@@ -79,4 +97,6 @@ def load_script():
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.scale:
+        return load_script(SCALE_SCRIPT, "messjax_experiments_bench_scale").run_from_args(args)
     return load_script().run_from_args(args)
