@@ -116,15 +116,16 @@ def stream_worker(policy: str, num_requests: int, feature_dim: int, chunk: int) 
     hp = make_hparams(**STREAM_HP)
     runner = StreamRunner(config, policy=policy, chunk_size=chunk, trace_every=STREAM_TRACE_EVERY)
     compile_s = runner.warm_up(hp)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     result = runner.run(source.chunks(chunk), hp, seed_or_key=0)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     s = result.summary
     return dict(
         policy=policy,
         method=result.method,
         num_requests=result.num_requests,
         seconds=seconds,
+        cpu_s=cpu_s,  # CPU time of the process (less sensitive to a shared machine's load)
         compile_s=compile_s,
         requests_per_s=result.num_requests / seconds,
         rss_mb=_rss_mb(),
@@ -271,6 +272,9 @@ def run_scale(
         lo, hi = _size_key(min(sizes)), _size_key(max(sizes))
         report["stream_time_ratio"] = {
             p: streams[hi][p]["seconds"] / streams[lo][p]["seconds"] for p in policies
+        }
+        report["stream_cpu_time_ratio"] = {
+            p: streams[hi][p]["cpu_s"] / streams[lo][p]["cpu_s"] for p in policies
         }
         report["stream_rss_ratio"] = {
             p: streams[hi][p]["rss_mb"] / streams[lo][p]["rss_mb"] for p in policies

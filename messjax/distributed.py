@@ -65,8 +65,8 @@ def initialize(
         num_processes = int(env[NUM_PROCESSES_ENV])
     if process_id is None and env.get(PROCESS_ID_ENV):
         process_id = int(env[PROCESS_ID_ENV])
-    if jax.config.jax_platforms in (None, "", "cpu") or "cpu" in str(jax.config.jax_platforms):
-        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    # CPU devices need gloo for cross-process collectives (GPUs and TPUs bring their own).
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(
         coordinator_address=coordinator_address,
         num_processes=num_processes,
