@@ -9,7 +9,9 @@ resident memory is the figure's own):
   8 tasks mixed, 384-d features like all-MiniLM-L6-v2's, the paper's MLP head), read in
   chunks by :func:`messjax.core.stream.run_stream` with a decimated trace. Keys
   ``stream_1e6_s`` / ``stream_1e7_s`` (wall time of the stream: generating the requests on
-  the host and running them; compiling excluded and reported as ``stream_compile_s``) and
+  the host and running them; compiling excluded and reported as ``stream_compile_s``; the
+  smallest size runs before and after the others and its time is the mean of the two,
+  ``stream_*_cpu_s`` the same in CPU time) and
   ``stream_1e6_rss_mb`` / ``stream_1e7_rss_mb`` (peak resident memory of the process), each
   a mapping policy -> figure; ``stream_time_ratio`` and ``stream_rss_ratio`` (1e7 / 1e6).
   A first process per policy runs one chunk to compile (``stream_compile_s``) and fill the
@@ -255,30 +257,37 @@ def run_scale(
         # processes start alike (their peak memory holds no compiler work either way).
         warmup[policy] = _spawn(["stream", policy, str(chunk), str(feature_dim), str(chunk)], log)
         log(f"stream: {policy}, compile (first process) {warmup[policy]['compile_s']:.1f} s")
-        for n in sizes:
+        # Smallest to largest, then the smallest again: its time is the mean of the two runs
+        # that bracket the others, which cancels a drift of a shared machine's load.
+        order = sorted(sizes) + (sorted(sizes)[:1] if len(sizes) >= 2 else [])
+        for i, n in enumerate(order):
             log(f"stream: {policy}, {n:,} requests ...")
             r = _spawn(["stream", policy, str(n), str(feature_dim), str(chunk)], log)
-            key = _size_key(n)
+            key = _size_key(n) + ("_after" if i == len(sizes) else "")
             streams.setdefault(key, {})[policy] = r
             log(
                 f"stream: {policy}, {n:,} requests in {r['seconds']:.1f} s "
-                f"({r['requests_per_s']:,.0f} requests/s, compile {r['compile_s']:.1f} s), "
-                f"peak RSS {r['rss_mb']:.0f} MB"
+                f"(CPU {r['cpu_s']:.1f} s, {r['requests_per_s']:,.0f} requests/s, compile "
+                f"{r['compile_s']:.1f} s), peak RSS {r['rss_mb']:.0f} MB"
             )
-    for key, by_policy in streams.items():
-        report[f"stream_{key}_s"] = {p: r["seconds"] for p, r in by_policy.items()}
-        report[f"stream_{key}_rss_mb"] = {p: r["rss_mb"] for p, r in by_policy.items()}
+
+    def figure(key, policy, name):
+        value = streams[key][policy][name]
+        after = streams.get(key + "_after", {}).get(policy)
+        return (value + after[name]) / 2 if after is not None and name != "rss_mb" else value
+
+    for n in sizes:
+        key = _size_key(n)
+        report[f"stream_{key}_s"] = {p: figure(key, p, "seconds") for p in policies}
+        report[f"stream_{key}_cpu_s"] = {p: figure(key, p, "cpu_s") for p in policies}
+        report[f"stream_{key}_rss_mb"] = {p: figure(key, p, "rss_mb") for p in policies}
     if len(sizes) >= 2:
         lo, hi = _size_key(min(sizes)), _size_key(max(sizes))
-        report["stream_time_ratio"] = {
-            p: streams[hi][p]["seconds"] / streams[lo][p]["seconds"] for p in policies
-        }
-        report["stream_cpu_time_ratio"] = {
-            p: streams[hi][p]["cpu_s"] / streams[lo][p]["cpu_s"] for p in policies
-        }
-        report["stream_rss_ratio"] = {
-            p: streams[hi][p]["rss_mb"] / streams[lo][p]["rss_mb"] for p in policies
-        }
+        for name, unit in (("time", "s"), ("cpu_time", "cpu_s"), ("rss", "rss_mb")):
+            report[f"stream_{name}_ratio"] = {
+                p: report[f"stream_{hi}_{unit}"][p] / report[f"stream_{lo}_{unit}"][p]
+                for p in policies
+            }
         report["stream_size_ratio"] = max(sizes) / min(sizes)
     report["stream_compile_s"] = {p: warmup[p]["compile_s"] for p in policies}
     report["stream_compile_warm_s"] = {
@@ -292,7 +301,9 @@ def run_scale(
         chunk_size=chunk,
         trace_every=STREAM_TRACE_EVERY,
         hyperparameters=STREAM_HP,
-        timing="generation on the host + the jitted chunk scans; compile excluded",
+        timing="wall (and CPU) time of generating the requests on the host and running the "
+        "jitted chunk scans, compile excluded; the smallest size runs before and after the "
+        "others and its time is the mean of the two (its peak memory: the first run's)",
     )
     if sweep_episodes > 0:
         log(f"sweep: >= {sweep_episodes:,} episodes ...")
