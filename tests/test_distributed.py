@@ -20,11 +20,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run(out: Path, processes: int, devices_each: int, timeout: float = 120) -> list[str]:
-    """Start the worker processes; they are always stopped, whatever happens."""
+def _start(out: Path, processes: int, devices_each: int) -> list[subprocess.Popen]:
     port = _free_port()
     env = {**os.environ, "MESSJAX_JAX_CACHE": "0", "JAX_PLATFORMS": "cpu"}
-    procs = [
+    return [
         subprocess.Popen(
             [
                 sys.executable,
@@ -42,6 +41,10 @@ def _run(out: Path, processes: int, devices_each: int, timeout: float = 120) -> 
         )
         for i in range(processes)
     ]
+
+
+def _wait(procs: list[subprocess.Popen], timeout: float = 300) -> list[str]:
+    """The last stdout line of each process; every process is stopped, whatever happens."""
     try:
         outputs = [p.communicate(timeout=timeout) for p in procs]
     finally:
@@ -54,14 +57,19 @@ def _run(out: Path, processes: int, devices_each: int, timeout: float = 120) -> 
     return [o.strip().splitlines()[-1] for o, _ in outputs]  # gloo also prints to stdout
 
 
+def _run(out: Path, processes: int, devices_each: int) -> list[str]:
+    return _wait(_start(out, processes, devices_each))
+
+
 def _merged(folder: Path) -> dict[str, np.ndarray]:
     with np.load(folder / "merged.npz") as data:
         return {k: data[k] for k in data.files}
 
 
 def test_two_processes_equal_one(tmp_path):
-    two = _run(tmp_path / "two", processes=2, devices_each=1)
-    one = _run(tmp_path / "one", processes=1, devices_each=2)
+    # All three processes at once: two with a coordinator, one alone with two CPU devices.
+    outputs = _wait(_start(tmp_path / "two", 2, 1) + _start(tmp_path / "one", 1, 2))
+    two, one = outputs[:2], outputs[2:]
     assert sorted(line.split()[0] for line in two) == ["0", "1"]
     assert all(line.split()[1] == "2" for line in two + one)  # a global mesh of 2 devices
     a, b = _merged(tmp_path / "two"), _merged(tmp_path / "one")
