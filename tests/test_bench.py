@@ -47,7 +47,7 @@ def test_bench_quick_end_to_end(tmp_path):
         capture_output=True,
         text=True,
         env=env,
-        timeout=600,
+        timeout=900,  # five processes (bench, NumPy loop, cold and warm compile probes)
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
