@@ -52,6 +52,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from messjax import compile_cache
 from messjax.commands._common import data_dir
 from messjax.commands.bench import add_arguments
 from messjax.core import sweep
@@ -560,6 +561,10 @@ def run_benchmark(
     request_steps = sum(n * g.size for n, g in zip(lengths, grids, strict=True))
     log(f"grid: {len(plan.tasks)} tasks, {episodes} episodes, {request_steps:,} request-steps")
     grid = time_grid(streams, grids, config, plan.repeats, log)
+    # Compile time cold and warm, each in a fresh process sharing a new cache folder.
+    compile_cache_times = compile_cache.measure_cold_warm(
+        streams, grids, config, num_devices=jax.local_device_count(), log=log
+    )
     sgd_steps = int(sum(training_steps(n, g).sum() for n, g in zip(lengths, grids, strict=True)))
     numpy_grid_s = numpy["a"] * request_steps + numpy["b"] * sgd_steps
 
@@ -581,6 +586,12 @@ def run_benchmark(
     report = dict(
         device=describe_device(),
         compile_s=grid["first_call_s"] - run_s,
+        compile_cold_s=compile_cache_times["compile_cold_s"],
+        compile_warm_s=compile_cache_times["compile_warm_s"],
+        compile_cache=dict(
+            this_process=str(jax.config.jax_compilation_cache_dir or "off"),
+            **compile_cache_times,
+        ),
         run_s=run_s,
         first_call_s=grid["first_call_s"],
         requests_per_s=request_steps / run_s,
@@ -665,6 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == [WORKER]:
         return numpy_loop_worker(*argv[1:3])
+    compile_cache.enable()  # as the messjax CLI does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)  # the same options as ``messjax bench``
     return run_from_args(parser.parse_args(argv))

@@ -18,7 +18,7 @@ import os
 import pkgutil
 import sys
 
-from messjax import commands
+from messjax import commands, compile_cache
 from messjax.errors import MessjaxError
 
 
@@ -64,6 +64,7 @@ def os_error_message(e: OSError) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     name = f"messjax {args.command}"
+    compile_cache.enable()  # JAX's persistent compilation cache (MESSJAX_JAX_CACHE=0: off)
     try:
         return int(args._main(args) or 0)
     except KeyboardInterrupt:

@@ -26,6 +26,8 @@ KEYS = (
     "total_request_steps",
     "episodes",
     "first_call_s",
+    "compile_cold_s",
+    "compile_warm_s",
     "phases_s",
     "jax_version",
     "cpu_count",
@@ -35,13 +37,17 @@ KEYS = (
 @pytest.mark.slow
 def test_bench_quick_end_to_end(tmp_path):
     out = tmp_path / "bench.json"
-    env = dict(os.environ, MESSJAX_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(
+        os.environ,
+        MESSJAX_CACHE_DIR=str(tmp_path / "cache"),
+        MESSJAX_JAX_CACHE_DIR=str(tmp_path / "jax"),
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "messjax", "bench", "--quick", "--json", str(out)],
         capture_output=True,
         text=True,
         env=env,
-        timeout=600,
+        timeout=900,  # five processes (bench, NumPy loop, cold and warm compile probes)
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -58,7 +64,54 @@ def test_bench_quick_end_to_end(tmp_path):
         assert report[key] > 0, key
     assert report["compile_s"] >= 0 and report["encode_s"] >= 0
     assert report["first_call_s"] >= report["run_s"]
+    # Cold and warm compiles ran in fresh processes on their own cache, which the cold one
+    # filled; this process used the folder given by MESSJAX_JAX_CACHE_DIR.
+    assert report["compile_cold_s"] > 0 and report["compile_warm_s"] >= 0
+    assert report["compile_cache"]["cache_files"] > 0
+    assert report["compile_cache"]["this_process"] == str(tmp_path / "jax")
+    assert any((tmp_path / "jax").iterdir())
     if report["featurizer"] == "minilm":  # the reference-style loop needs the encoder
         assert report["speedup_vs_reference_style"] > 0
     else:
         assert report["speedup_vs_reference_style"] is None
+
+
+@pytest.mark.slow
+def test_bench_scale_end_to_end(tmp_path):
+    """``messjax bench --scale`` on tiny sizes: every key of the report, per policy."""
+    out = tmp_path / "scale.json"
+    env = dict(os.environ, MESSJAX_JAX_CACHE_DIR=str(tmp_path / "jax"))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "messjax",
+            "bench",
+            "--scale",
+            "--scale-sizes",
+            "1000,10000",
+            "--sweep-episodes",
+            "288",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    for key in ("stream_1e3_s", "stream_1e4_s", "stream_1e3_rss_mb", "stream_1e4_rss_mb"):
+        assert set(report[key]) >= {"messplus"} and report[key]["messplus"] > 0, key
+    runs = report["stream_runs"]
+    assert runs["1e4"]["messplus"]["num_requests"] == 10_000
+    assert runs["1e4"]["messplus"]["method"] == "fast"
+    assert 0 < runs["1e4"]["messplus"]["satisfaction"] <= 1
+    assert report["stream_size_ratio"] == 10
+    assert report["sweep_episodes"] == 288  # one seed of the paper grid's 8 x 36 cells
+    assert report["sweep_request_steps"] == 36 * 13_152
+    assert report["sweep_request_steps_per_s"] > 0
+    assert report["device"].startswith("cpu")
+    assert report["sweep_device_memory"]["available"] is False  # the CPU client keeps none

@@ -23,6 +23,7 @@ HELP = (
 )
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "bench.py"
 ROUTER_SCRIPT = SCRIPT.with_name("bench_router.py")
+SCALE_SCRIPT = SCRIPT.with_name("bench_scale.py")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +69,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="instead: load figures of the live router and of messjax serve "
         "(experiments/bench_router.py: route() latency, batched routes/s, HTTP requests/s)",
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="instead: the scale benchmark (experiments/bench_scale.py): one stream of 1e6 and "
+        "1e7 requests per policy (time, peak memory) and a sweep of >= 10,000 episodes",
+    )
+    parser.add_argument(
+        "--scale-sizes", default="1e6,1e7", help="--scale: stream lengths (default 1e6,1e7)"
+    )
+    parser.add_argument(
+        "--sweep-episodes",
+        type=int,
+        default=10_000,
+        help="--scale: episodes of the sweep (default 10000; 0 skips it)",
+    )
+    parser.add_argument(
+        "--policies", default=None, help="--scale: policies (default: every registered one)"
+    )
 
 
 def load_script(script: Path = SCRIPT, name: str = "messjax_experiments_bench"):
@@ -88,4 +107,6 @@ def load_script(script: Path = SCRIPT, name: str = "messjax_experiments_bench"):
 def main(args: argparse.Namespace) -> int:
     if getattr(args, "router", False):
         return load_script(ROUTER_SCRIPT, "messjax_experiments_bench_router").run_from_args(args)
+    if args.scale:
+        return load_script(SCALE_SCRIPT, "messjax_experiments_bench_scale").run_from_args(args)
     return load_script().run_from_args(args)

@@ -51,9 +51,10 @@ class LearnerOutput:
     s_hat: jax.Array
 
 
-def coins(key: jax.Array, c, feedback_rate, num_requests: int):
-    """Exploration and feedback coins of requests t = 1..T (same draws as the step)."""
-    t = jnp.arange(1, num_requests + 1)
+def coins(key: jax.Array, c, feedback_rate, num_requests: int, first=1):
+    """Exploration and feedback coins of requests t = first..first + T - 1 (same draws as the
+    step; ``first`` may be traced, for a stream read in chunks)."""
+    t = first + jnp.arange(num_requests)
     u_explore, u_feedback, _ = jax.vmap(request_randomness, (None, 0))(key, t)
     return u_explore < explore_prob(t, c), u_feedback < feedback_rate
 
@@ -96,7 +97,33 @@ def _predict_rows(params, x_padded, s_hat, start, end, config: EngineConfig):
 def learner_pass(
     x, labels, mask, hp: Hyperparams, key, config: EngineConfig, num_events: int
 ) -> LearnerOutput:
-    """Coins and s_hat of every request for one learner trajectory.
+    """Coins and s_hat of every request for one learner trajectory (see
+    :func:`learner_segments`), from a fresh predictor."""
+    learner = init_learner(key, config)
+    learned, _, _ = learner_segments(
+        x, labels, mask, hp, key, config, num_events, learner.params, learner.opt_state
+    )
+    return learned
+
+
+def learner_segments(
+    x,
+    labels,
+    mask,
+    hp: Hyperparams,
+    key,
+    config: EngineConfig,
+    num_events: int,
+    params,
+    opt_state,
+    first=1,
+) -> tuple[LearnerOutput, object, object]:
+    """Coins and s_hat of every request for one learner trajectory, and the predictor after it.
+
+    The rows are requests ``first .. first + T - 1`` of the episode, and (params, opt_state) the
+    predictor before request ``first``: a stream read in chunks (:mod:`messjax.core.stream`)
+    calls this once per block and carries the predictor (replay buffers are not carried: with
+    ``config.replay > 0`` only ``first = 1`` from a fresh predictor is valid).
 
     ``num_events`` (static) must be >= the number of training events
     (:func:`count_training_events`; the stream length always suffices): it only sizes the index
@@ -107,7 +134,7 @@ def learner_pass(
     are padding and keep s_hat = 0).
     """
     T = x.shape[0]
-    explore, feedback = coins(key, hp.c, hp.feedback_rate, T)
+    explore, feedback = coins(key, hp.c, hp.feedback_rate, T, first)
     trains = trains_on(explore, feedback, hp) & mask
     (events,) = jnp.nonzero(trains, size=num_events + 1, fill_value=T)
     num_trains = jnp.sum(trains, dtype=jnp.int32)
@@ -116,9 +143,8 @@ def learner_pass(
     ends = jnp.minimum(events + 1, rows_used)
     rows = jnp.minimum(events, T - 1)
     # The training keys of all events at once (the same draws as the step's, request t = row + 1).
-    _, _, train_keys = jax.vmap(request_randomness, (None, 0))(key, rows + 1)
+    _, _, train_keys = jax.vmap(request_randomness, (None, 0))(key, rows + first)
     x_padded = jnp.concatenate([x, jnp.zeros((BIG_WINDOW, x.shape[1]), x.dtype)])
-    learner = init_learner(key, config)
     s_hat0 = jnp.zeros((T + BIG_WINDOW, config.num_models), x.dtype)
 
     def segment(k, carry):
@@ -159,10 +185,10 @@ def learner_pass(
         return params, opt_state, s_hat
 
     # num_trains + 1 segments: one per training event, then the tail after the last one.
-    _, _, s_hat = jax.lax.fori_loop(
-        0, num_trains + 1, segment, (learner.params, learner.opt_state, s_hat0)
+    params, opt_state, s_hat = jax.lax.fori_loop(
+        0, num_trains + 1, segment, (params, opt_state, s_hat0)
     )
-    return LearnerOutput(explore=explore, feedback=feedback, s_hat=s_hat[:T])
+    return LearnerOutput(explore=explore, feedback=feedback, s_hat=s_hat[:T]), params, opt_state
 
 
 def routing_pass(

@@ -202,8 +202,20 @@ def _generic_batch(x, labels, costs, mask, orders, hp, keys, *, config, trace_ev
     )
 
 
-#: Default working-memory budget of one chunk of cells (bytes).
+#: Default working-memory budget of one chunk of cells (bytes) where the device does not say
+#: how much memory it has (CPUs).
 DEFAULT_MEMORY_BUDGET = 2 << 30
+
+
+def default_memory_budget() -> int:
+    """A quarter of the first device's memory where its allocator reports it (GPUs, TPUs),
+    else :data:`DEFAULT_MEMORY_BUDGET`: accelerators get chunks the size of their memory."""
+    try:
+        stats = jax.local_devices()[0].memory_stats() or {}
+    except Exception:  # some backends raise instead of returning None
+        stats = {}
+    limit = int(stats.get("bytes_limit", 0))
+    return max(DEFAULT_MEMORY_BUDGET, limit // 4) if limit else DEFAULT_MEMORY_BUDGET
 
 
 def cell_bytes(
@@ -231,7 +243,7 @@ def run_sweep(
     method: str = "fast",
     trace_every: int = 0,
     chunk_size: int | None = None,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget: int | None = None,
     num_devices: int | None = None,
     orders: Mapping[int, np.ndarray] | None = None,
     progress=None,
@@ -244,7 +256,8 @@ def run_sweep(
         multiple of k with masked rows.
       chunk_size: cells per jitted call; results do not depend on it. Default: as many as
         fit ``memory_budget`` bytes (see :func:`cell_bytes`).
-      memory_budget: bytes of per-cell working memory one chunk may use.
+      memory_budget: bytes of per-cell working memory one chunk may use (default
+        :func:`default_memory_budget`: a quarter of an accelerator's memory, 2 GiB on CPUs).
       num_devices: shard cells over this many devices (default: all local devices).
       orders: request order per seed (default: :func:`request_order`).
       progress: optional callable ``progress(done_cells, total_cells)``.
@@ -271,7 +284,7 @@ def run_sweeps(
     method: str = "fast",
     trace_every: int = 0,
     chunk_size: int | None = None,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget: int | None = None,
     num_devices: int | None = None,
     orders: Sequence[Mapping[int, np.ndarray] | None] | None = None,
     progress=None,
@@ -287,6 +300,87 @@ def run_sweeps(
     """
     if method not in ("fast", "generic"):
         raise ConfigError("method", f"unknown method {method!r}; choose 'fast' or 'generic'")
+    num_devices = num_devices or jax.local_device_count()
+    prep = _prepare(streams, grids, trace_every, orders)
+    xj, lj, cj, mj = prep.table
+    cells, stream_of, order_of, T_pad = prep.cells, prep.stream_of, prep.order_of, prep.T_pad
+    streams, fdt = prep.streams, jnp.result_type(float)
+    if chunk_size is None:
+        memory_budget = memory_budget or default_memory_budget()
+        per_cell = cell_bytes(
+            T_pad,
+            streams[0][0].shape[1],
+            streams[0][1].shape[1],
+            method,
+            trace_every,
+            np.dtype(fdt).itemsize,
+        )
+        chunk_size = max(num_devices, memory_budget // per_cell // num_devices * num_devices)
+    # Chunk i + 1 is dispatched before chunk i's results are fetched: the device never waits
+    # for the host between chunks (one chunk's outputs in flight at a time).
+    parts, pending = [], None
+
+    def fetch(out):
+        (summary, trace), n, done = out
+        take = lambda a: np.asarray(a)[:n]  # noqa: E731
+        parts.append(
+            (jax.tree.map(take, summary), None if trace is None else jax.tree.map(take, trace))
+        )
+        if progress is not None:
+            progress(done, cells.size)
+
+    for lo in range(0, cells.size, chunk_size):
+        index = np.arange(lo, min(lo + chunk_size, cells.size))
+        out = _run_chunk(
+            xj,
+            lj,
+            cj,
+            mj,
+            cells.take(index),
+            stream_of[index],
+            order_of,
+            config,
+            method,
+            trace_every,
+            num_devices,
+        )
+        if pending is not None:
+            fetch(pending)
+        pending = (out, len(index), int(index[-1]) + 1)
+    fetch(pending)
+    summary = jax.tree.map(lambda *a: np.concatenate(a), *[p[0] for p in parts])
+    trace = None
+    if trace_every > 0:
+        trace = jax.tree.map(lambda *a: np.concatenate(a), *[p[1] for p in parts])
+    results, lo = [], 0
+    for grid in grids:
+        take = lambda a, lo=lo, hi=lo + grid.size: a[lo:hi]  # noqa: E731
+        results.append(
+            SweepResult(
+                grid=grid,
+                summary=jax.tree.map(take, summary),
+                trace=None if trace is None else jax.tree.map(take, trace),
+                trace_every=trace_every,
+            )
+        )
+        lo += grid.size
+    return results
+
+
+@dataclasses.dataclass
+class _Prepared:
+    """The inputs of a sweep over several streams (see :func:`run_sweeps`)."""
+
+    streams: list
+    table: tuple  # x, labels, costs, mask of the stacked streams (+ one padding row)
+    cells: Grid  # every grid's cells, one after the other
+    stream_of: np.ndarray  # [N] the stream each cell reads
+    order_of: dict  # (stream, seed) -> [T_pad] rows of the table
+    T_pad: int
+
+
+def _prepare(streams, grids, trace_every, orders) -> _Prepared:
+    """Validate and stack the streams; every cell's request order as rows of the table."""
     if len(streams) != len(grids) or not streams:
         raise ConfigError("streams", "give one grid per stream (and at least one stream)")
     streams = [tuple(np.asarray(a) for a in s) for s in streams]
@@ -295,7 +389,6 @@ def run_sweeps(
             raise ConfigError("stream", "x, labels and costs must have the same number of rows")
         if x.shape[1:] != streams[0][0].shape[1:] or labels.shape[1:] != streams[0][1].shape[1:]:
             raise ConfigError("stream", "every stream needs the same feature and model count")
-    num_devices = num_devices or jax.local_device_count()
     lengths = [x.shape[0] for x, _, _ in streams]
     T_max = max(lengths)
     T_pad = _pad_to(T_max, trace_every) if trace_every > 0 else T_max
@@ -326,53 +419,14 @@ def run_sweeps(
         hparams=jax.tree.map(lambda *a: np.concatenate(a), *[g.hparams for g in grids]),
     )
     stream_of = np.concatenate([np.full(g.size, i) for i, g in enumerate(grids)])
-    if chunk_size is None:
-        per_cell = cell_bytes(
-            T_pad,
-            streams[0][0].shape[1],
-            streams[0][1].shape[1],
-            method,
-            trace_every,
-            np.dtype(fdt).itemsize,
-        )
-        chunk_size = max(num_devices, memory_budget // per_cell // num_devices * num_devices)
-    parts = []
-    for lo in range(0, cells.size, chunk_size):
-        index = np.arange(lo, min(lo + chunk_size, cells.size))
-        parts.append(
-            _run_chunk(
-                xj,
-                lj,
-                cj,
-                mj,
-                cells.take(index),
-                stream_of[index],
-                order_of,
-                config,
-                method,
-                trace_every,
-                num_devices,
-            )
-        )
-        if progress is not None:
-            progress(int(index[-1]) + 1, cells.size)
-    summary = jax.tree.map(lambda *a: np.concatenate(a), *[p[0] for p in parts])
-    trace = None
-    if trace_every > 0:
-        trace = jax.tree.map(lambda *a: np.concatenate(a), *[p[1] for p in parts])
-    results, lo = [], 0
-    for grid in grids:
-        take = lambda a, lo=lo, hi=lo + grid.size: a[lo:hi]  # noqa: E731
-        results.append(
-            SweepResult(
-                grid=grid,
-                summary=jax.tree.map(take, summary),
-                trace=None if trace is None else jax.tree.map(take, trace),
-                trace_every=trace_every,
-            )
-        )
-        lo += grid.size
-    return results
+    return _Prepared(
+        streams=streams,
+        table=(xj, lj, cj, mj),
+        cells=cells,
+        stream_of=stream_of,
+        order_of=order_of,
+        T_pad=T_pad,
+    )
 
 
 def _run_chunk(
@@ -409,8 +463,7 @@ def _run_chunk(
         summary, trace = _run_fast(
             x, labels, costs, mask, cells, stream_of, order_of, config, trace_every, num_devices
         )
-    take = lambda a: np.asarray(a)[:n]  # noqa: E731
-    return jax.tree.map(take, summary), (None if trace is None else jax.tree.map(take, trace))
+    return summary, trace  # on the device, padded to n_pad cells (run_sweeps keeps n)
 
 
 def _orders(cells: Grid, stream_of, order_of) -> jax.Array:
