@@ -200,8 +200,12 @@ def main():
         od = spec.orders(seeds)
         orders = np.stack([od[s] for s in seeds])
         c, s, share, ex = simulate(
-            x[spec.test_index], test.labels.astype(float), test.costs.astype(float),
-            spec.alpha, orders, hp,
+            x[spec.test_index],
+            test.labels.astype(float),
+            test.costs.astype(float),
+            spec.alpha,
+            orders,
+            hp,
         )
         gap = 100 * (s - spec.alpha)
         costs.append(c.mean() / 1e6)

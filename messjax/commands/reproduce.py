@@ -39,6 +39,7 @@ CHAIN_TASKS = ("arc_challenge", "piqa", "winogrande")
 SPARSE_FEEDBACK_RATE = 0.2
 METHOD_ORDER = (
     "messplus",
+    "messjax",
     "oracle",
     "random-constraint",
     "routellm-hindsight",
@@ -218,11 +219,30 @@ def run_messplus(table, x, spec: StreamSpec, seeds, V: float, c: float):
     return from_sweep(result)
 
 
+def run_messjax(table, x, spec: StreamSpec, seeds, **overrides):
+    """messjax's own policy (:mod:`messjax.core.policy`, its one default setting) on one
+    stream, same request orders as every other method; ``overrides`` set policy or shared
+    hyperparameters (the ablation)."""
+    from messjax.baselines import MethodResult
+    from messjax.core import policy
+
+    pp_keys = {k: v for k, v in overrides.items() if k in policy.POLICY_PARAM_NAMES}
+    hp_keys = {k: v for k, v in overrides.items() if k not in policy.POLICY_PARAM_NAMES}
+    test = table.take(spec.test_index)
+    hp = policy.default_hparams(alpha=spec.alpha, feedback_rate=spec.feedback_rate, **hp_keys)
+    pp = policy.default_policy_params(**pp_keys)
+    orders = spec.orders(seeds)
+    cells = [dict(stream=0, seed=int(s), order=orders[int(s)], hp=hp, pp=pp) for s in seeds]
+    summary, _ = policy.run_cells([(x[spec.test_index], test.labels, test.costs)], cells)
+    return MethodResult("messjax", float(spec.alpha), np.asarray(seeds), summary)
+
+
 def evaluate_stream(table, x, spec: StreamSpec, seeds, *, V=1e-4, c=0.1, extra_V=(), training=None):
-    """Every method on one stream: ``{name: MethodResult}`` (MESS+ first)."""
+    """Every method on one stream: ``{name: MethodResult}`` (MESS+ first, then messjax)."""
     from messjax.baselines import RouterTraining, run_baselines
 
     results = {"messplus": run_messplus(table, x, spec, seeds, V, c)}
+    results["messjax"] = run_messjax(table, x, spec, seeds)
     for v in extra_V:
         r = run_messplus(table, x, spec, seeds, v, c)
         r.name = f"messplus-V={v:g}"
