@@ -44,7 +44,7 @@ DEFAULTS = dict(
 
 def lp_price(p, E, alpha, lam_max=1e4):
     """Dual price of min E.z s.t. p.z >= alpha, z in simplex; [S, M] -> [S]."""
-    S, M = p.shape
+    S = p.shape[0]
     dp = p[:, None, :] - p[:, :, None]  # [S, i, j] = p_j - p_i
     dE = E[:, None, :] - E[:, :, None]
     with np.errstate(divide="ignore", invalid="ignore"):

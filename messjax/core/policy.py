@@ -393,7 +393,8 @@ def run_cells(
             keys[pad],
             trace_every=trace_every,
         )
-        parts.append(jax.tree.map(lambda a, k=len(idx): np.asarray(a)[:k], out))
+        keep = len(idx)
+        parts.append(jax.tree.map(lambda a, keep=keep: np.asarray(a)[:keep], out))
     summary = jax.tree.map(lambda *a: np.concatenate(a), *[p[0] for p in parts])
     trace = None
     if trace_every > 0:
