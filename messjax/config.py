@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from messjax import paper
-from messjax.core.types import HPARAM_NAMES
+from messjax.core.names import COST_ESTIMATORS, HEADS, HPARAM_NAMES
 from messjax.errors import ConfigError
 
 #: Zoos a config may name besides a path to a log folder or CSV (see messjax.data.ZOOS).
@@ -37,10 +37,8 @@ REAL_ZOOS = ("llama3", "qwen2", "llama3+qwen2")
 ZOO_NAMES = (SYNTHETIC, *REAL_ZOOS)
 COSTS = ("energy", "time")
 FEATURIZERS = ("hash", "minilm")
-HEADS = ("mlp", "linear")
 METHODS = ("fast", "generic")
 WANDB_MODES = ("offline", "online", "disabled")
-COST_ESTIMATORS = ("last_explore", "running_mean", "oracle")
 
 #: The embedded default config: the same as configs/synthetic.yaml (a test checks it).
 DEFAULT_CONFIG: dict[str, Any] = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -51,9 +50,7 @@ def assert_rounded(values: np.ndarray, stated: list[str]) -> None:
 )
 def test_zoo_matches_source(data_dir, zoo, models):
     facts = source_facts(data_dir / f"messplus-{zoo}")
-    start = time.perf_counter()
     t = load_zoo(zoo, data_dir=data_dir)
-    assert time.perf_counter() - start < 2.0
     assert t.name == zoo and t.models == models and t.cost_unit == "J"
     assert t.source == str(data_dir / f"messplus-{zoo}")
     assert len(t) == facts["total"] == sum(facts["rows"].values())

@@ -14,12 +14,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from messjax.core.names import COST_ESTIMATORS, HEADS, HPARAM_NAMES, INT_LEAVES
 from messjax.errors import ConfigError
-
-#: Cost estimators for E_hat (MESSPLUS.md section 2, "Variants"); leaf value = index.
-COST_ESTIMATORS = ("last_explore", "running_mean", "oracle")
-#: Predictor heads (MESSPLUS.md section 4).
-HEADS = ("mlp", "linear")
 
 
 def float_dtype():
@@ -59,9 +55,8 @@ class Hyperparams:
     relative_V: jax.Array
 
 
-#: Leaves that are integers; the rest are floats.
-INT_LEAVES = ("epochs", "cost_estimator", "relative_V")
-HPARAM_NAMES = tuple(f.name for f in dataclasses.fields(Hyperparams))
+if HPARAM_NAMES != tuple(f.name for f in dataclasses.fields(Hyperparams)):  # one list of names
+    raise ImportError("messjax.core.names.HPARAM_NAMES must list Hyperparams' fields in order")
 
 
 def make_hparams(
