@@ -373,6 +373,8 @@ def markdown(rows: list[dict[str, Any]], models: Sequence[str], meta: dict[str, 
         f"MESS+: V = {meta['V']:g}, c = {meta['c']:g}, `last_explore` cost estimate, MLP head, "
         f"per-task predictor presets, feedback rate {meta['feedback_rate']:g}; seeds "
         f"{', '.join(str(s) for s in meta['seeds'])}; features `{meta['featurizer']}`. "
+        "messjax: messjax's own policy with its one default setting "
+        "(`messjax/core/policy.py`), same request orders and feedback coins. "
         "Cost = total over the stream; satisfaction = final share of satisfied requests; mean "
         "± std over seeds. * = uses hindsight (test labels or true accuracies). Offline routers "
         "train on the other tasks; `-hindsight` calibrates the threshold on the test stream, "
