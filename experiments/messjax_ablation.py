@@ -22,9 +22,9 @@ VARIANTS = [
     ("no text residual (lr = 0)", dict(learning_rate=0.0)),
     ("no safety margin (margin = 0)", dict(margin=0.0)),
     ("no extra-model exploration (c -> 0)", dict(c=1e-9)),
-    ("optimistic imputation (impute_z = 0)", dict(impute_z=0.0)),
-    ("V = 0.3", dict(V=0.3)),
-    ("V = 3", dict(V=3.0)),
+    ("imputation at the posterior mean (impute_z = 0)", dict(impute_z=0.0)),
+    ("V / 3 (V = 1/3)", dict(V=1.0 / 3)),
+    ("3 V (V = 3)", dict(V=3.0)),
 ]
 RUNS = [("llama3", "main"), ("qwen2", "main"), ("llama3", "sparse"), ("llama3", "chain")]
 
