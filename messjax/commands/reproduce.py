@@ -51,6 +51,7 @@ SPARSE_FEEDBACK_RATE = 0.2
 SPARSE_TRAINING_DEFAULT = "all_explorations"
 METHOD_ORDER = (
     "messplus",
+    "messjax",
     "oracle",
     "mixture-lp",
     "educated-guess",
@@ -279,13 +280,32 @@ def run_messplus(
     return from_sweep(result)
 
 
+def run_messjax(table, x, spec: StreamSpec, seeds, **overrides):
+    """messjax's own policy (:mod:`messjax.core.policy`, its one default setting) on one
+    stream, same request orders as every other method; ``overrides`` set policy or shared
+    hyperparameters (the ablation)."""
+    from messjax.baselines import MethodResult
+    from messjax.core import policy
+
+    pp_keys = {k: v for k, v in overrides.items() if k in policy.POLICY_PARAM_NAMES}
+    hp_keys = {k: v for k, v in overrides.items() if k not in policy.POLICY_PARAM_NAMES}
+    test = table.take(spec.test_index)
+    hp = policy.default_hparams(alpha=spec.alpha, feedback_rate=spec.feedback_rate, **hp_keys)
+    pp = policy.default_policy_params(**pp_keys)
+    orders = spec.orders(seeds)
+    cells = [dict(stream=0, seed=int(s), order=orders[int(s)], hp=hp, pp=pp) for s in seeds]
+    summary, _ = policy.run_cells([(x[spec.test_index], test.labels, test.costs)], cells)
+    return MethodResult("messjax", float(spec.alpha), np.asarray(seeds), summary)
+
+
 def evaluate_stream(
     table, x, spec: StreamSpec, seeds, *, V=1e-4, c=0.1, extra_V=(), training=None, relative_V=0
 ):
-    """Every method on one stream: ``{name: MethodResult}`` (MESS+ first)."""
+    """Every method on one stream: ``{name: MethodResult}`` (MESS+ first, then messjax)."""
     from messjax.baselines import RouterTraining, run_baselines
 
     results = {"messplus": run_messplus(table, x, spec, seeds, V, c, relative_V=relative_V)}
+    results["messjax"] = run_messjax(table, x, spec, seeds)
     if spec.feedback_rate < 1:  # the other sparse-feedback training rule, named
         other = next(r for r in SPARSE_TRAINING if r != spec.sparse_training)
         r = run_messplus(table, x, spec, seeds, V, c, sparse_training=other, relative_V=relative_V)
@@ -440,6 +460,8 @@ def markdown(rows: list[dict[str, Any]], models: Sequence[str], meta: dict[str, 
             )
             + f"; seeds {', '.join(str(s) for s in meta['seeds'])}; features "
             f"`{meta['featurizer']}`. "
+            "messjax: messjax's own policy with its one default setting "
+            "(`messjax/core/policy.py`), same request orders and feedback coins. "
             "Cost = total over the stream; satisfaction = final share of satisfied requests; mean "
             "± std over seeds. * = uses hindsight (test labels or true accuracies). "
             "`educated-guess` = the authors' cost-blind mixture, `mixture-lp` = the cheapest "

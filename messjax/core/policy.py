@@ -1,0 +1,413 @@
+"""The ``messjax`` routing policy: messjax's own router, beyond the paper (issue 11).
+
+MESS+ (``messjax/core/step.py``) learns from ~20-60 explorations per stream, starts its queue at
+0, clips surplus away and queries every model on each exploration. ``messjax`` keeps the
+drift-plus-penalty argmin but changes what feeds it:
+
+* it learns from **every observed label** (the served model's outcome, and the one extra model
+  queried on an exploration): per-model Beta posteriors of the base rate plus a per-request
+  linear residual on the embedding, trained online with a masked BCE;
+* the argmin uses a **Thompson draw** of the base rates (exploration by serving);
+* the queue is a **signed deficit** (surplus satisfaction is credit, not thrown away) started
+  at a small **margin**, and its price is unit-free (costs relative to the dearest model);
+* an exploration queries **one extra model** (the one whose base rate is least certain), and
+  every query is charged;
+* with sparse feedback the deficit uses a **pessimistic imputation** of the served model's
+  satisfaction (posterior mean minus ``impute_z`` posterior std) on requests without feedback.
+
+Notation (request t = 1, 2, ...; models m = 0..M-1 cheapest first; all per episode):
+
+State (:class:`PolicyState`), initial values in brackets:
+  ``n[m]``   pseudo-count of labels of model m              [prior]
+  ``k[m]``   pseudo-count of successes of model m           [prior * alpha]
+  ``W[m,:]`` residual weights, ``[M, d]``                   [0]
+  ``cost_sum[m], cost_count[m]`` observed costs of model m   [0, 0]
+  ``deficit`` D, signed                                      [margin]
+  ``realised_deficit`` D*, sum_t (alpha - s_t), monitoring    [0]
+  ``t`` requests processed [0], ``key`` the episode key.
+
+Decide (request t, embedding x), :func:`decide`:
+  1. randomness: ``(u_explore, u_feedback, k_t) = request_randomness(key, t)`` (the paper
+     step's, so the feedback coins equal MESS+'s); ``k_ts = fold_in(k_t, 1)``.
+  2. base rates: posterior mean ``p = k / n``; Thompson draw
+     ``theta = clip(Beta(k_ts; k / tau^2, (n - k) / tau^2), eps, 1 - eps)`` with
+     ``tau^2 = max(ts_temp, 1e-6)^2``, ``eps = 1e-6`` (``jax.random.beta(k_ts, a, b,
+     dtype=float_dtype())``, shape [M]); with ``ts_temp = 0`` theta = clip(p) (no draw used).
+  3. predicted satisfaction ``s_hat[m] = sigmoid(logit(theta[m]) + W[m] . x)``.
+  4. cost estimate ``E_hat[m] = cost_sum[m] / cost_count[m]`` where ``cost_count[m] > 0``,
+     else ``max`` of the known ones (1 if none); relative ``E_rel = E_hat / max_m E_hat``.
+  5. price ``lambda = max(0, D) / V`` (V in relative-cost units; no unit dependence).
+  6. served model ``m* = argmin_m E_rel[m] - lambda * s_hat[m]``, first index on ties.
+  7. queries: on t = 1 every model is queried (bootstrap of the costs and one label each);
+     otherwise with ``explore = u_explore < min(1, c / t^(1/4))`` one extra model
+     ``e = argmax_{m != m*} p[m] (1 - p[m]) / n[m]`` (first index on ties) is queried too.
+     ``queried = onehot(m*) | explore * onehot(e) | (t == 1)``; ``feedback = u_feedback < f``.
+
+Observe (labels y[M], costs E[M]), :func:`observe`:
+  8. served satisfaction ``s = y[m*]``; charged cost ``sum_m queried[m] E[m] +
+     inference_cost``.
+  9. deficit: ``D <- D + alpha - s`` with feedback, else
+     ``D <- D + alpha - (p[m*] - impute_z * sqrt(p[m*] (1 - p[m*]) / n[m*]))`` (p, n before
+     this request's update); ``D* <- D* + alpha - s`` always.
+  10. residual: with ``r = sigmoid(logit(p) + W x)`` (posterior mean, not the draw) and
+      ``obs = queried & feedback``: ``W <- W - lr * (obs * (r - y)) x^T - lr * l2 * W``.
+  11. posteriors: ``n <- n + obs``, ``k <- k + obs * y``; costs: ``cost_sum += queried * E``,
+      ``cost_count += queried`` (costs are seen whether or not satisfaction feedback comes).
+
+Hyperparameters: from :class:`~messjax.core.types.Hyperparams` ``alpha``, ``V``, ``c``,
+``learning_rate`` (= lr of the residual), ``feedback_rate`` (= f), ``inference_cost``; the
+policy's own leaves in :class:`PolicyParams` (prior, ts_temp, margin, impute_z, l2). Every
+leaf is an array, so ``jax.vmap`` runs grids of them. The defaults (:data:`DEFAULT_HPARAMS`,
+:func:`default_policy_params`) are ONE setting for every task and zoo, chosen on the Llama zoo
+(see experiments/messjax_policy_dev.py and the README's ablation).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from messjax.core.episode import Stream, Summary, Totals, scan_stream
+from messjax.core.step import explore_prob, request_randomness
+from messjax.core.types import Hyperparams, float_dtype, make_hparams
+
+#: clip of the Thompson draws before the logit
+THETA_EPS = 1e-6
+#: messjax's settings of the shared hyperparameters (V unit-free; lr of the residual head)
+DEFAULT_HPARAMS = dict(V=1.0, c=0.05, learning_rate=0.2, relative_V=1)
+
+
+@struct.dataclass
+class PolicyParams:
+    """The policy's own (vmappable) hyperparameters.
+
+    Attributes:
+      prior: strength of the Beta prior on each base rate (pseudo-labels), centred on alpha:
+        an untried model is presumed just good enough, so models are escalated cheapest first.
+      ts_temp: scale of the Thompson draws' posterior std (1 = the posterior, 0 = its mean).
+      margin: initial deficit in requests (a safety margin on the final satisfaction).
+      impute_z: without feedback the deficit counts p - impute_z * std(p) of the served model.
+      l2: weight decay of the residual head (per request).
+    """
+
+    prior: jax.Array
+    ts_temp: jax.Array
+    margin: jax.Array
+    impute_z: jax.Array
+    l2: jax.Array
+
+
+POLICY_PARAM_NAMES = ("prior", "ts_temp", "margin", "impute_z", "l2")
+DEFAULT_POLICY = dict(prior=2.0, ts_temp=0.5, margin=3.0, impute_z=1.0, l2=1e-3)
+
+
+def default_policy_params(**overrides: Any) -> PolicyParams:
+    """:class:`PolicyParams` with the defaults, any leaf overridden (scalars or arrays)."""
+    values = {**DEFAULT_POLICY, **overrides}
+    unknown = set(values) - set(POLICY_PARAM_NAMES)
+    if unknown:
+        raise ValueError(f"unknown messjax policy parameters: {sorted(unknown)}")
+    fdt = float_dtype()
+    return PolicyParams(**{k: jnp.asarray(values[k], fdt) for k in POLICY_PARAM_NAMES})
+
+
+def default_hparams(**overrides: Any) -> Hyperparams:
+    """:class:`Hyperparams` with messjax's defaults (:data:`DEFAULT_HPARAMS`)."""
+    return make_hparams(**{**DEFAULT_HPARAMS, **overrides})
+
+
+@struct.dataclass
+class PolicyState:
+    """Everything the messjax policy carries from one request to the next (see module doc)."""
+
+    n: jax.Array  # [M]
+    k: jax.Array  # [M]
+    W: jax.Array  # [M, d]
+    cost_sum: jax.Array  # [M]
+    cost_count: jax.Array  # [M]
+    deficit: jax.Array  # D, signed
+    realised_deficit: jax.Array  # D*
+    t: jax.Array
+    key: jax.Array
+
+
+@struct.dataclass
+class PolicyDecision:
+    """What :func:`decide` chose for one request."""
+
+    model: jax.Array  # int32 m*, whose answer is served
+    queried: jax.Array  # [M] bool, models run (and paid for)
+    explore: jax.Array  # bool: an extra model is queried (or t = 1)
+    feedback: jax.Array  # bool
+    s_hat: jax.Array  # [M] (Thompson draw + residual) used by the argmin
+    price: jax.Array  # lambda
+    posterior_mean: jax.Array  # [M] p = k / n before the update
+    cost_estimate: jax.Array  # [M] E_hat used by the argmin
+
+
+@struct.dataclass
+class PolicyOutput:
+    """Per-request outcome."""
+
+    model: jax.Array
+    queried: jax.Array
+    explore: jax.Array
+    feedback: jax.Array
+    satisfaction: jax.Array
+    cost: jax.Array
+    deficit: jax.Array
+    realised_deficit: jax.Array
+
+
+def init_policy(
+    key: jax.Array, num_models: int, feature_dim: int, hp: Hyperparams, pp: PolicyParams
+) -> PolicyState:
+    dt = float_dtype()
+    M = num_models
+    return PolicyState(
+        n=jnp.full((M,), pp.prior, dt),
+        k=jnp.full((M,), pp.prior * hp.alpha, dt),
+        W=jnp.zeros((M, feature_dim), dt),
+        cost_sum=jnp.zeros((M,), dt),
+        cost_count=jnp.zeros((M,), dt),
+        deficit=jnp.asarray(pp.margin, dt),
+        realised_deficit=jnp.zeros((), dt),
+        t=jnp.zeros((), jnp.int32),
+        key=key,
+    )
+
+
+def _logit(p):
+    return jnp.log(p) - jnp.log1p(-p)
+
+
+def cost_estimate(state: PolicyState) -> jax.Array:
+    """E_hat: mean observed cost per model; unseen models get the dearest known mean."""
+    known = state.cost_count > 0
+    mean = state.cost_sum / jnp.maximum(state.cost_count, 1.0)
+    dearest = jnp.where(jnp.any(known), jnp.max(jnp.where(known, mean, -jnp.inf)), 1.0)
+    return jnp.where(known, mean, dearest)
+
+
+def decide(state: PolicyState, x: jax.Array, hp: Hyperparams, pp: PolicyParams) -> PolicyDecision:
+    """Steps 1-7 of the module docstring."""
+    dt = float_dtype()
+    M = state.n.shape[0]
+    t = state.t + 1
+    u_explore, u_feedback, k_t = request_randomness(state.key, t)
+    k_ts = jax.random.fold_in(k_t, 1)
+    p = state.k / state.n
+    tau2 = jnp.maximum(pp.ts_temp, 1e-6) ** 2
+    draw = jax.random.beta(k_ts, state.k / tau2, (state.n - state.k) / tau2, dtype=dt)
+    theta = jnp.where(pp.ts_temp > 0, draw, p)
+    theta = jnp.clip(theta, THETA_EPS, 1.0 - THETA_EPS)
+    s_hat = jax.nn.sigmoid(_logit(theta) + state.W @ x)
+    E_hat = cost_estimate(state)
+    E_rel = E_hat / jnp.maximum(jnp.max(E_hat), jnp.finfo(dt).tiny)
+    price = jnp.maximum(state.deficit, 0.0) / hp.V
+    model = jnp.argmin(E_rel - price * s_hat).astype(jnp.int32)
+    served = jnp.arange(M) == model
+    uncertainty = jnp.where(served, -1.0, p * (1.0 - p) / state.n)
+    extra = jnp.argmax(uncertainty)
+    explore = (u_explore < explore_prob(t, hp.c)) | (t == 1)
+    queried = served | (explore & (jnp.arange(M) == extra)) | (t == 1)
+    return PolicyDecision(
+        model=model,
+        queried=queried,
+        explore=explore,
+        feedback=u_feedback < hp.feedback_rate,
+        s_hat=s_hat,
+        price=price,
+        posterior_mean=p,
+        cost_estimate=E_hat,
+    )
+
+
+def observe(
+    state: PolicyState,
+    decision: PolicyDecision,
+    x: jax.Array,
+    labels: jax.Array,
+    costs: jax.Array,
+    hp: Hyperparams,
+    pp: PolicyParams,
+) -> tuple[PolicyState, PolicyOutput]:
+    """Steps 8-11 of the module docstring."""
+    m, queried, feedback = decision.model, decision.queried, decision.feedback
+    s = labels[m]
+    cost = jnp.sum(jnp.where(queried, costs, 0.0)) + hp.inference_cost
+    p = state.k / state.n
+    imputed = p[m] - pp.impute_z * jnp.sqrt(p[m] * (1.0 - p[m]) / state.n[m])
+    deficit = state.deficit + hp.alpha - jnp.where(feedback, s, imputed)
+    obs = queried & feedback
+    r = jax.nn.sigmoid(_logit(jnp.clip(p, THETA_EPS, 1 - THETA_EPS)) + state.W @ x)
+    g = jnp.where(obs, r - labels, 0.0)
+    W = state.W - hp.learning_rate * (jnp.outer(g, x) + pp.l2 * state.W)
+    new = PolicyState(
+        n=state.n + obs,
+        k=state.k + jnp.where(obs, labels, 0.0),
+        W=W,
+        cost_sum=state.cost_sum + jnp.where(queried, costs, 0.0),
+        cost_count=state.cost_count + queried,
+        deficit=deficit,
+        realised_deficit=state.realised_deficit + hp.alpha - s,
+        t=state.t + 1,
+        key=state.key,
+    )
+    out = PolicyOutput(
+        model=m,
+        queried=queried,
+        explore=decision.explore,
+        feedback=feedback,
+        satisfaction=s,
+        cost=cost,
+        deficit=deficit,
+        realised_deficit=new.realised_deficit,
+    )
+    return new, out
+
+
+def step(state: PolicyState, x, labels, costs, hp: Hyperparams, pp: PolicyParams):
+    """One request: :func:`decide` then :func:`observe`."""
+    decision = decide(state, x, hp, pp)
+    return observe(state, decision, x, labels, costs, hp, pp)
+
+
+def _add(totals: Totals, out: PolicyOutput, alpha) -> Totals:
+    M = totals.served_counts.shape[0]
+    n = totals.num_requests + 1
+    satisfied = totals.satisfied + out.satisfaction
+    one_hot = (jnp.arange(M) == out.model).astype(jnp.int32)
+    return Totals(
+        num_requests=n,
+        total_cost=totals.total_cost + out.cost,
+        satisfied=satisfied,
+        explore_count=totals.explore_count + out.explore,
+        feedback_count=totals.feedback_count + out.feedback,
+        served_counts=totals.served_counts + one_hot,
+        query_counts=totals.query_counts + out.queried.astype(jnp.int32),
+        cumulative_violation=totals.cumulative_violation + jnp.maximum(0.0, alpha - satisfied / n),
+        max_queue=jnp.maximum(totals.max_queue, out.deficit),
+        virtual_queue=out.deficit,
+        ideal_queue=out.realised_deficit,
+    )
+
+
+def run_indexed(
+    x, labels, costs, mask, order, hp: Hyperparams, pp: PolicyParams, key, trace_every: int = 0
+):
+    """The messjax policy over the rows ``order`` of a table (generic ``lax.scan``).
+
+    Request t is row ``order[t]`` of ``x``, ``labels``, ``costs``; rows whose ``mask`` is False
+    (padding) leave the state untouched. Rows are gathered inside the scan, so a vmapped grid
+    never materialises a [cells, T, d] copy of the embeddings. Returns ``(Summary, trace)``
+    like :func:`messjax.core.episode.run_episode`; ``final_queue`` is the signed deficit D and
+    ``final_ideal_queue`` the realised deficit D*.
+    """
+    M, d = labels.shape[1], x.shape[1]
+
+    def body(carry, row):
+        state, totals = carry
+        state, out = step(state, x[row], labels[row], costs[row], hp, pp)
+        return (state, _add(totals, out, hp.alpha)), None
+
+    carry = (init_policy(key, M, d, hp, pp), Totals.zeros(M))
+    (_, totals), trace = scan_stream(body, carry, order, mask[order], trace_every)
+    trace = None if trace is None else trace[1]
+    return Summary.from_totals(totals, hp.alpha), trace
+
+
+def run_episode(stream: Stream, hp: Hyperparams, pp: PolicyParams, key, trace_every: int = 0):
+    """The messjax policy over one stream in arrival order (see :func:`run_indexed`)."""
+    order = jnp.arange(stream.x.shape[0])
+    return run_indexed(
+        stream.x, stream.labels, stream.costs, stream.mask, order, hp, pp, key, trace_every
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("trace_every",))
+def _batch(x, labels, costs, mask, orders, hp, pp, keys, trace_every=0):
+    def one(order, hp, pp, key):
+        return run_indexed(x, labels, costs, mask, order, hp, pp, key, trace_every)
+
+    return jax.vmap(one)(orders, hp, pp, keys)
+
+
+def run_cells(
+    streams,
+    cells: list[dict[str, Any]],
+    *,
+    trace_every: int = 0,
+    chunk_size: int = 2048,
+):
+    """Run the messjax policy on many (stream, seed, order, hyperparameters) cells at once.
+
+    Args:
+      streams: list of ``(x [T_i, d], labels [T_i, M], costs [T_i, M])``.
+      cells: dicts with ``stream`` (index), ``seed``, ``order`` (a permutation of that
+        stream's rows), ``hp`` (:class:`Hyperparams` of scalars) and ``pp``
+        (:class:`PolicyParams` of scalars).
+
+    All cells share one jitted, vmapped call per chunk (streams stacked and padded with masked
+    rows), so a cell's numbers do not depend on what else runs beside it. Returns the
+    :class:`Summary` with a leading axis over cells (NumPy), and the trace if asked.
+    """
+    fdt = float_dtype()
+    lengths = [np.asarray(s[0]).shape[0] for s in streams]
+    offsets = np.cumsum([0, *lengths[:-1]])
+    pad_row = int(sum(lengths))
+    T = max(lengths)
+    if trace_every > 0:
+        T = -(-T // trace_every) * trace_every
+
+    def stack(i):
+        rows = [np.asarray(s[i]) for s in streams]
+        return jnp.asarray(np.concatenate([*rows, np.zeros((1, *rows[0].shape[1:]))]), fdt)
+
+    x, labels, costs = stack(0), stack(1), stack(2)
+    mask = jnp.asarray(np.arange(pad_row + 1) < pad_row)
+    orders = np.stack(
+        [
+            np.concatenate(
+                [
+                    offsets[c["stream"]] + np.asarray(c["order"]),
+                    np.full(T - lengths[c["stream"]], pad_row),
+                ]
+            )
+            for c in cells
+        ]
+    )
+    hp = jax.tree.map(lambda *a: jnp.stack(a), *[c["hp"] for c in cells])
+    pp = jax.tree.map(lambda *a: jnp.stack(a).astype(fdt), *[c["pp"] for c in cells])
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray([c["seed"] for c in cells], jnp.uint32))
+    parts = []
+    n = len(cells)
+    for lo in range(0, n, chunk_size):
+        idx = np.arange(lo, min(lo + chunk_size, n))
+        pad = (
+            np.concatenate([idx, np.full(chunk_size - len(idx), idx[0])]) if n > chunk_size else idx
+        )
+        take = lambda a, pad=pad: a[pad]  # noqa: E731
+        out = _batch(
+            x,
+            labels,
+            costs,
+            mask,
+            jnp.asarray(orders[pad]),
+            jax.tree.map(take, hp),
+            jax.tree.map(take, pp),
+            keys[pad],
+            trace_every=trace_every,
+        )
+        keep = len(idx)
+        parts.append(jax.tree.map(lambda a, keep=keep: np.asarray(a)[:keep], out))
+    summary = jax.tree.map(lambda *a: np.concatenate(a), *[p[0] for p in parts])
+    trace = None
+    if trace_every > 0:
+        trace = jax.tree.map(lambda *a: np.concatenate(a), *[p[1] for p in parts])
+    return summary, trace
