@@ -265,6 +265,7 @@ def test_decisions_invariant_to_cost_unit(synthetic, scale):
     for name in ("model", "queried", "explore", "feedback"):
         np.testing.assert_array_equal(getattr(o1, name), getattr(o2, name), err_msg=name)
     np.testing.assert_array_equal(o1.satisfaction, o2.satisfaction)
+    np.testing.assert_array_equal(s1, s2)  # what the argmin saw, apart from the costs
     np.testing.assert_allclose(o1.deficit, o2.deficit, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(o1.cost * scale, o2.cost, rtol=1e-5)
     for name in ("served_counts", "query_counts", "explore_count", "satisfaction"):
