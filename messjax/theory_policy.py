@@ -155,7 +155,7 @@ class PolicyTheorySizes:
     """Sizes of :func:`run_policy_checks` (V in messjax's relative-cost units)."""
 
     num_requests: int = 1 << 16
-    replicates: int = 12
+    replicates: int = 16
     trace_every: int = 256
     violation_V: tuple[float, ...] = (0.05, 0.2, 1.0)
     violation_fit_from: int = 1024
@@ -169,7 +169,7 @@ class PolicyTheorySizes:
 POLICY_FULL = PolicyTheorySizes()
 POLICY_QUICK = PolicyTheorySizes(
     num_requests=1 << 13,
-    replicates=3,
+    replicates=8,
     trace_every=64,
     violation_fit_from=512,
     cost_V=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
