@@ -38,11 +38,12 @@ DEFAULTS = dict(
     prior_alpha=0,  # the prior mean of every model's base rate is alpha (else 1/2)
     lam_max=1e9,  # cap on the price (relative-cost units per unit of satisfaction)
     impute_z=0.0,  # imputed satisfaction = posterior mean - z * posterior std
+    lp_cap=1e4,
     ucb=0.0,  # optimism: base + ucb * sqrt(base (1 - base) / n)
 )
 
 
-def lp_price(p, E, alpha, lam_max=1e4):
+def lp_price(p, E, alpha, lam_max=1e4, smallest=False):
     """Dual price of min E.z s.t. p.z >= alpha, z in simplex; [S, M] -> [S]."""
     S = p.shape[0]
     dp = p[:, None, :] - p[:, :, None]  # [S, i, j] = p_j - p_i
@@ -54,6 +55,8 @@ def lp_price(p, E, alpha, lam_max=1e4):
     g = (E[:, None, :] - cand[:, :, None] * (p[:, None, :] - alpha)).min(-1)
     # the largest maximiser (price at the top of the tie interval)
     best = g.max(1, keepdims=True)
+    if smallest:
+        return np.where(g >= best - 1e-12 * np.abs(best), cand, np.inf).min(1)
     lam = np.where(g >= best - 1e-12 * np.abs(best), cand, -1).max(1)
     return lam
 
@@ -118,7 +121,9 @@ def simulate(x, labels, costs, alpha, orders, hp, rng_seed=0):
         E_hat = np.where(known, E_hat, E_hat.max(1, keepdims=True) if known.any() else 1.0)
         E_rel = E_hat / np.maximum(E_hat.max(1, keepdims=True), 1e-30)
         Dq = D if hp["signed"] else np.maximum(D, 0)
-        lam = lp_price(base, E_rel, alpha) if hp["lp_price"] else 0.0
+        lam = lp_price(base, E_rel, alpha) if hp["lp_price"] == 1 else 0.0
+        if hp["lp_price"] == 2:
+            lam = lp_price(k / n, E_rel, alpha, hp["lp_cap"], smallest=True)
         lam = np.clip(lam + (Dq + I) / hp["V"], 0.0, hp["lam_max"])
         score = E_rel - lam[:, None] * s_hat
         m = score.argmin(1)

@@ -297,32 +297,42 @@ def _add(totals: Totals, out: PolicyOutput, alpha) -> Totals:
     )
 
 
-def run_episode(stream: Stream, hp: Hyperparams, pp: PolicyParams, key, trace_every: int = 0):
-    """The messjax policy over one stream (generic ``lax.scan``; masked rows are skipped).
+def run_indexed(
+    x, labels, costs, mask, order, hp: Hyperparams, pp: PolicyParams, key, trace_every: int = 0
+):
+    """The messjax policy over the rows ``order`` of a table (generic ``lax.scan``).
 
-    Returns ``(Summary, trace)`` like :func:`messjax.core.episode.run_episode`;
-    ``final_queue`` is the signed deficit D and ``final_ideal_queue`` the realised deficit D*.
+    Request t is row ``order[t]`` of ``x``, ``labels``, ``costs``; rows whose ``mask`` is False
+    (padding) leave the state untouched. Rows are gathered inside the scan, so a vmapped grid
+    never materialises a [cells, T, d] copy of the embeddings. Returns ``(Summary, trace)``
+    like :func:`messjax.core.episode.run_episode`; ``final_queue`` is the signed deficit D and
+    ``final_ideal_queue`` the realised deficit D*.
     """
-    M, d = stream.labels.shape[1], stream.x.shape[1]
+    M, d = labels.shape[1], x.shape[1]
 
-    def body(carry, inp):
+    def body(carry, row):
         state, totals = carry
-        x, labels, costs = inp
-        state, out = step(state, x, labels, costs, hp, pp)
+        state, out = step(state, x[row], labels[row], costs[row], hp, pp)
         return (state, _add(totals, out, hp.alpha)), None
 
     carry = (init_policy(key, M, d, hp, pp), Totals.zeros(M))
-    inputs = (stream.x, stream.labels, stream.costs)
-    (_, totals), trace = scan_stream(body, carry, inputs, stream.mask, trace_every)
+    (_, totals), trace = scan_stream(body, carry, order, mask[order], trace_every)
     trace = None if trace is None else trace[1]
     return Summary.from_totals(totals, hp.alpha), trace
+
+
+def run_episode(stream: Stream, hp: Hyperparams, pp: PolicyParams, key, trace_every: int = 0):
+    """The messjax policy over one stream in arrival order (see :func:`run_indexed`)."""
+    order = jnp.arange(stream.x.shape[0])
+    return run_indexed(
+        stream.x, stream.labels, stream.costs, stream.mask, order, hp, pp, key, trace_every
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("trace_every",))
 def _batch(x, labels, costs, mask, orders, hp, pp, keys, trace_every=0):
     def one(order, hp, pp, key):
-        stream = Stream(x=x[order], labels=labels[order], costs=costs[order], mask=mask[order])
-        return run_episode(stream, hp, pp, key, trace_every)
+        return run_indexed(x, labels, costs, mask, order, hp, pp, key, trace_every)
 
     return jax.vmap(one)(orders, hp, pp, keys)
 
@@ -332,7 +342,7 @@ def run_cells(
     cells: list[dict[str, Any]],
     *,
     trace_every: int = 0,
-    chunk_size: int = 512,
+    chunk_size: int = 2048,
 ):
     """Run the messjax policy on many (stream, seed, order, hyperparameters) cells at once.
 

@@ -1,0 +1,140 @@
+"""The ``messjax`` policy (messjax/core/policy.py): unit invariance, determinism, vmapped ==
+alone, decide/observe == the scanned episode, and the update rules of its docstring."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from messjax.core import policy
+from messjax.core.episode import Stream
+
+
+def _stream(T=300, M=3, d=16, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(T, d)).astype(np.float32) / np.sqrt(d)
+    acc = np.array([0.55, 0.7, 0.8])[:M]
+    labels = (rng.random((T, M)) < acc).astype(np.float32)
+    mean_cost = np.array([50.0, 250.0, 1500.0])[:M]
+    costs = (mean_cost * rng.uniform(0.5, 1.5, (T, M))).astype(np.float32)
+    return x, labels, costs
+
+
+def _cells(streams, seeds=(1, 2), alpha=0.72, **over):
+    pp = {k: v for k, v in over.items() if k in policy.POLICY_PARAM_NAMES}
+    hp = {k: v for k, v in over.items() if k not in policy.POLICY_PARAM_NAMES}
+    out = []
+    for i, (x, _, _) in enumerate(streams):
+        for s in seeds:
+            order = np.random.default_rng(s).permutation(x.shape[0])
+            out.append(
+                dict(
+                    stream=i,
+                    seed=s,
+                    order=order,
+                    hp=policy.default_hparams(alpha=alpha, **hp),
+                    pp=policy.default_policy_params(**pp),
+                )
+            )
+    return out
+
+
+@pytest.mark.parametrize("feedback_rate", [1.0, 0.2])
+def test_decisions_invariant_to_cost_unit(feedback_rate):
+    """Multiplying every cost by 1e6 or 1e-6 changes no decision (served and queried models
+    of every request); the charged cost scales."""
+    x, labels, costs = _stream()
+
+    def run(scale):
+        streams = [(x, labels, costs * np.float32(scale))]
+        cells = _cells(streams, feedback_rate=feedback_rate)
+        return policy.run_cells(streams, cells, trace_every=1)
+
+    (base, tb) = run(1.0)
+    for scale in (1e6, 1e-6):
+        s, t = run(scale)
+        np.testing.assert_array_equal(t.served_counts, tb.served_counts)
+        np.testing.assert_array_equal(t.query_counts, tb.query_counts)
+        np.testing.assert_array_equal(s.satisfaction, base.satisfaction)
+        np.testing.assert_allclose(s.total_cost, base.total_cost * scale, rtol=1e-5)
+
+
+def test_deterministic_and_vmapped_equals_alone():
+    streams = [_stream(seed=0), _stream(T=200, seed=1)]
+    cells = _cells(streams, seeds=(3, 4, 5))
+    together, _ = policy.run_cells(streams, cells)
+    again, _ = policy.run_cells(streams, cells)
+    for a, b in zip(jax.tree.leaves(together), jax.tree.leaves(again), strict=True):
+        np.testing.assert_array_equal(a, b)
+    chunked, _ = policy.run_cells(streams, cells, chunk_size=4)
+    for a, b in zip(jax.tree.leaves(together), jax.tree.leaves(chunked), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for i, cell in enumerate(cells):
+        alone, _ = policy.run_cells([streams[cell["stream"]]], [dict(cell, stream=0)])
+        np.testing.assert_array_equal(alone.served_counts[0], together.served_counts[i])
+        np.testing.assert_array_equal(alone.query_counts[0], together.query_counts[i])
+        np.testing.assert_allclose(alone.total_cost[0], together.total_cost[i], rtol=1e-6)
+
+
+def test_decide_observe_replays_the_episode():
+    """The live halves, called request by request, give the scanned episode's numbers."""
+    x, labels, costs = _stream(T=120)
+    hp = policy.default_hparams(alpha=0.7, feedback_rate=0.5)
+    pp = policy.default_policy_params()
+    key = jax.random.PRNGKey(7)
+    stream = Stream(x=x, labels=labels, costs=costs, mask=np.ones(len(x), bool))
+    summary, _ = jax.jit(policy.run_episode)(stream, hp, pp, key)
+    state = policy.init_policy(key, 3, x.shape[1], hp, pp)
+    decide, observe = jax.jit(policy.decide), jax.jit(policy.observe)
+    served, cost = np.zeros(3, int), 0.0
+    for t in range(len(x)):
+        d = decide(state, x[t], hp, pp)
+        state, out = observe(state, d, x[t], labels[t], costs[t], hp, pp)
+        served[int(out.model)] += 1
+        cost += float(out.cost)
+    np.testing.assert_array_equal(served, summary.served_counts)
+    np.testing.assert_allclose(cost, float(summary.total_cost), rtol=1e-5)
+
+
+def test_update_rules():
+    """Bootstrap queries every model; every observed label (served or extra) updates n and k;
+    the deficit moves by alpha - s with feedback and by the imputation without."""
+    M, d = 3, 4
+    hp = policy.default_hparams(alpha=0.7, c=1e-9)
+    pp = policy.default_policy_params()
+    state = policy.init_policy(jax.random.PRNGKey(0), M, d, hp, pp)
+    np.testing.assert_allclose(state.k / state.n, 0.7, rtol=1e-6)  # prior centred on alpha
+    x = jnp.ones(d) / 2
+    y = jnp.array([0.0, 1.0, 1.0])
+    e = jnp.array([10.0, 50.0, 300.0])
+    dec = policy.decide(state, x, hp, pp)
+    assert bool(dec.queried.all()) and bool(dec.explore)  # t = 1 queries every model
+    state, out = policy.observe(state, dec, x, y, e, hp, pp)
+    np.testing.assert_allclose(state.n, 2.0 + 1.0)
+    np.testing.assert_allclose(state.k, 1.4 + y)
+    np.testing.assert_allclose(float(out.cost), 360.0)
+    np.testing.assert_allclose(float(state.deficit), 3.0 + 0.7 - float(y[out.model]), rtol=1e-6)
+    # With a large surplus (negative deficit) the price is 0: the cheapest model serves.
+    state = state.replace(deficit=jnp.asarray(-50.0, state.deficit.dtype))
+    dec = policy.decide(state, x, hp, pp)
+    assert int(dec.model) == 0 and float(dec.price) == 0.0
+    assert int(dec.queried.sum()) == 1  # c -> 0: no extra model
+    # No feedback: the deficit uses the pessimistic imputation of the served model.
+    dec = dec.replace(feedback=jnp.asarray(False))
+    p, n = state.k / state.n, state.n
+    new, _ = policy.observe(state, dec, x, y, e, hp, pp)
+    imputed = p[0] - 0.5 * jnp.sqrt(p[0] * (1 - p[0]) / n[0])
+    np.testing.assert_allclose(float(new.deficit), -50.0 + 0.7 - float(imputed), rtol=1e-6)
+    np.testing.assert_array_equal(new.n, state.n)  # no feedback: no label learnt
+
+
+def test_reaches_target_on_an_easy_stream():
+    """On a stationary stream the realised satisfaction ends at or above alpha while the
+    dearest model serves a minority of requests."""
+    x, labels, costs = _stream(T=1500, seed=3)
+    streams = [(x, labels, costs)]
+    summary, _ = policy.run_cells(streams, _cells(streams, seeds=(1, 2, 3), alpha=0.68))
+    assert np.all(summary.satisfaction >= 0.68 - 0.005)
+    assert np.all(summary.served_counts[:, 2] < 0.5 * 1500)
