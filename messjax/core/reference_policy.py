@@ -31,10 +31,10 @@ parameters ``a = k / tau^2``, ``b = (n - k) / tau^2``; with ``beta="numpy"`` it 
 differ from the engine's), which is the loop a NumPy user would write and what the benchmark
 times. Nothing else in the loop calls JAX.
 
-Where the policy's docstring and code differ, this loop follows the code (and says so):
-``tau`` is floored at 1e-6, ``p`` is clipped to ``[eps, 1 - eps]`` before the residual's
-logit, ``E_rel`` divides by ``max(max E_hat, tiny)``, and the reported ``explore`` flag is set
-on t = 1 whatever the coin.
+Four details were in the policy's code but not its docstring when this loop was written
+(the docstring now states them); the loop follows the code: ``tau`` is floored at 1e-6, ``p``
+is clipped to ``[eps, 1 - eps]`` before the residual's logit, ``E_rel`` divides by
+``max(max E_hat, tiny)``, and the reported ``explore`` flag is set on t = 1 whatever the coin.
 """
 
 from __future__ import annotations
