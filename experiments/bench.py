@@ -530,11 +530,14 @@ def time_messjax_loop(table, X, plan: Plan, log) -> dict[str, Any]:
         runs = json.loads(out.read_text())
     requests = sum(r["requests"] for r in runs)
     seconds = sum(r["s"] for r in runs)
+    cpu_seconds = sum(r["cpu_s"] for r in runs)
     log(
         f"messjax numpy loop: {len(runs)} cells, {requests} requests in {seconds:.2f} s -> "
         f"{seconds / requests * 1e6:.1f} us/request"
     )
-    return dict(cells=len(runs), requests=requests, seconds=seconds, runs=runs)
+    return dict(
+        cells=len(runs), requests=requests, seconds=seconds, cpu_seconds=cpu_seconds, runs=runs
+    )
 
 
 def _hp_dict(cell) -> dict:
@@ -566,12 +569,13 @@ def messjax_loop_worker(inp: str, out: str) -> int:
         once()
         if n == 0:  # NumPy's first calls are slower
             once()
-        best = np.inf
+        best, best_cpu = np.inf, np.inf
         for _ in range(spec["repeats"]):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             once()
             best = min(best, time.perf_counter() - t0)
-        runs.append(dict(task=task, c=v["hp"]["c"], requests=len(labels), s=best))
+            best_cpu = min(best_cpu, time.process_time() - c0)
+        runs.append(dict(task=task, c=v["hp"]["c"], requests=len(labels), s=best, cpu_s=best_cpu))
     Path(out).write_text(json.dumps(runs))
     return 0
 
@@ -633,10 +637,13 @@ def messjax_section(table, X, plan: Plan, log) -> dict[str, Any]:
         numpy_steps_per_s=1.0 / numpy_s_per_request,
         numpy_extrapolated_grid_s=numpy_grid_s,
         ratio=numpy_grid_s / run_s,
+        # the same ratio in process CPU seconds (robust to other load on a shared machine)
+        ratio_cpu=loop["cpu_seconds"] / loop["requests"] * steps / max(grid["run_cpu_s"], 1e-9),
         numpy_loop=dict(
             subset_cells=loop["cells"],
             subset_requests=loop["requests"],
             subset_s=loop["seconds"],
+            subset_cpu_s=loop["cpu_seconds"],
             s_per_request=numpy_s_per_request,
             beta_sampler="numpy",
             blas_threads=1,
