@@ -96,7 +96,7 @@ QUICK = Plan(("arc_challenge",), (42,), (1e-4, 1e-2), (0.01, 1.0), 2, 240, 120, 
 
 def task_grid(task: str, plan: Plan) -> Grid:
     """The paper's grid for one task: seeds x alphas x V x c at the task's predictor preset."""
-    epochs, lr = predictor_preset(task)
+    epochs, lr, momentum = predictor_preset(task)
     alphas = ALPHA_GRID[ZOO][task]
     if plan.alphas_per_task is not None:
         alphas = alphas[: plan.alphas_per_task]
@@ -107,6 +107,7 @@ def task_grid(task: str, plan: Plan) -> Grid:
         c=list(plan.c),
         learning_rate=lr,
         epochs=epochs,
+        momentum=momentum,
     )
 
 
@@ -236,7 +237,7 @@ def subset(table, X, plan: Plan):
         order = request_order(len(rows), seed)[: plan.numpy_requests]
         streams.append((X[rows][order], table.labels[rows][order], table.costs[rows][order]))
         alphas = ALPHA_GRID[ZOO][task]
-        epochs, lr = predictor_preset(task)
+        epochs, lr, momentum = predictor_preset(task)
         grids.append(
             make_grid(
                 [seed],
@@ -245,6 +246,7 @@ def subset(table, X, plan: Plan):
                 c=list(plan.c),
                 learning_rate=lr,
                 epochs=epochs,
+                momentum=momentum,
             )
         )
         leaves = dataclasses.asdict(grids[-1].hparams)
@@ -686,7 +688,7 @@ def reference_style(table, plan: Plan, config: EngineConfig, log) -> dict[str, A
     key = jax.random.PRNGKey(seed)
     init_params = init_learner(key, config).params
     for task, rows in samples.items():
-        epochs, lr = predictor_preset(task)
+        epochs, lr, momentum = predictor_preset(task)
         alphas = ALPHA_GRID[ZOO][task]
         hp = dict(
             alpha=alphas[len(alphas) // 2],
@@ -694,6 +696,7 @@ def reference_style(table, plan: Plan, config: EngineConfig, log) -> dict[str, A
             c=max(plan.c),
             learning_rate=lr,
             epochs=epochs,
+            momentum=momentum,
         )
         xs, t_enc = [], []
         for r in rows:

@@ -29,8 +29,32 @@ VARIANTS = [
 RUNS = [("llama3", "main"), ("qwen2", "main"), ("llama3", "sparse"), ("llama3", "chain")]
 
 
+def run_streams(table, x, streams, seeds, overrides):
+    """The policy on every stream and seed in one vmapped call: [(cost[S], sat[S]), ...]."""
+    from messjax.core import policy
+
+    pp = policy.default_policy_params(
+        **{k: v for k, v in overrides.items() if k in policy.POLICY_PARAM_NAMES}
+    )
+    hp_over = {k: v for k, v in overrides.items() if k not in policy.POLICY_PARAM_NAMES}
+    data, cells = [], []
+    for i, spec in enumerate(streams):
+        data.append(
+            (x[spec.test_index], table.labels[spec.test_index], table.costs[spec.test_index])
+        )
+        hp = policy.default_hparams(alpha=spec.alpha, feedback_rate=spec.feedback_rate, **hp_over)
+        for s, order in spec.orders(seeds).items():
+            cells.append(dict(stream=i, seed=s, order=order, hp=hp, pp=pp))
+    summary, _ = policy.run_cells(data, cells)
+    S = len(seeds)
+    return [
+        (summary.total_cost[i * S : (i + 1) * S], summary.satisfaction[i * S : (i + 1) * S])
+        for i in range(len(streams))
+    ]
+
+
 def main() -> int:
-    from messjax.commands.reproduce import build_streams, load_table, run_messjax, zoo_alphas
+    from messjax.commands.reproduce import build_streams, load_table, zoo_alphas
     from messjax.experiment import table_features
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,11 +74,11 @@ def main() -> int:
         table, name, x = tables[zoo]
         streams = build_streams(table, zoo_alphas(name), scenario)
         for label, over in VARIANTS[: args.variants]:
+            results = run_streams(table, x, streams, seeds, over)
             costs, near, floor = [], 0, 0
-            for spec in streams:
-                r = run_messjax(table, x, spec, seeds, **over)
-                gap = 100 * (r.summary.satisfaction - spec.alpha)
-                costs.append(r.summary.total_cost.mean() / 1e6)
+            for spec, (cost, sat) in zip(streams, results, strict=True):
+                gap = 100 * (sat - spec.alpha)
+                costs.append(cost.mean() / 1e6)
                 near += gap.mean() >= -0.5
                 floor += gap.min() >= -1.5
             cell = f"{np.mean(costs):.3f} MJ, {near}/{len(streams)}, {floor}/{len(streams)}"

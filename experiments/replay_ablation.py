@@ -30,9 +30,15 @@ def main() -> None:
     )
     for task in PAPER_TASKS:
         table = zoo.select_task(task)
-        epochs, lr = predictor_preset(task)
+        epochs, lr, momentum = predictor_preset(task)
         grid = make_grid(
-            SEEDS, alpha=PAPER_ALPHA[task], V=1e-4, c=0.1, learning_rate=lr, epochs=epochs
+            SEEDS,
+            alpha=PAPER_ALPHA[task],
+            V=1e-4,
+            c=0.1,
+            learning_rate=lr,
+            epochs=epochs,
+            momentum=momentum,
         )
         cols = []
         for replay in (0, args.replay):

@@ -8,10 +8,14 @@ which model's answer is served, its satisfaction and the cost charged, summarise
 Methods (``name``; ``*`` = uses hindsight a deployment does not have):
 
 - ``single-<model>``: every request to one model.
-- ``random-constraint`` *: the cheapest fixed mixture ``p`` over models that meets ``alpha`` in
-  expectation from the true mean accuracies,
+- ``educated-guess`` *: the authors' "random with constraint" baseline (MESSPLUS.md section
+  7): a fixed mixture ``p`` over models found from the true mean accuracies without looking at
+  cost: start uniform, then up to 5000 times multiply by 1.01 the weight of every model more
+  accurate than the current mixture and by 0.99 the others, renormalise, stop as soon as
+  ``p . acc >= alpha`` (:func:`educated_guess_mixture`); sampled per request for each seed.
+- ``mixture-lp`` *: the cheapest fixed mixture meeting ``alpha`` in expectation,
   ``min_p sum_m p_m cbar_m  s.t.  sum_m p_m acc_m >= alpha, p in simplex`` (exact; at most two
-  models mix), sampled per request for each seed; the expectation is kept in ``info``.
+  models mix): the hindsight floor of context-free routing; sampled the same way.
 - ``oracle`` *: the per-request LP relaxation with perfect hindsight,
   ``min_z sum_tm z_tm E_tm  s.t.  sum_tm z_tm s_tm >= alpha T, sum_m z_tm = 1, z >= 0``,
   solved exactly through its Lagrangian (at most one fractional request): the floor.
@@ -19,15 +23,20 @@ Methods (``name``; ``*`` = uses hindsight a deployment does not have):
   logistic regression on the request embedding predicts ``P(large needed)``, the label being
   "the cheapest model fails and the largest succeeds"; the largest serves when the score
   passes a threshold.
-- ``routerdc-*``: an offline multi-model router (RouterDC-style): the paper's MLP head trained
-  offline with BCE on all M models' labels; it serves the cheapest model whose predicted
-  satisfaction is >= a threshold (else the largest).
+- ``routerdc``: an offline multi-model router (RouterDC-style): the paper's MLP head trained
+  offline with BCE on all M models' labels; it serves the model with the highest predicted
+  satisfaction (RouterDC's argmax over per-model scores; ties to the cheaper model). No
+  threshold: one routing for every alpha, as in the paper.
+- ``routerdc-alpha-*``: the same scores with a per-alpha threshold (a stronger baseline than
+  the paper's): the cheapest model whose predicted satisfaction is >= the threshold (else the
+  largest).
 
-The two trained routers are fitted on a training table (by default the other tasks of the zoo,
-leave-one-task-out; a held-out ``calibration_fraction`` of it is kept apart) and their
-threshold is calibrated two ways: ``-hindsight`` on the test stream itself (the cheapest
-threshold whose final satisfaction meets alpha, as the paper reports RouteLLM) and ``-train``
-on the held-out part of the training table (what a deployment could do).
+The trained routers are fitted on a training table (by default the other tasks of the zoo,
+leave-one-task-out; a held-out ``calibration_fraction`` of it is kept apart). Thresholds are
+calibrated two ways: ``-hindsight`` on the test stream itself (the cheapest threshold whose
+final satisfaction meets alpha, as the paper reports RouteLLM; searched over every distinct
+score, finer than a fixed sweep of thresholds) and ``-train`` on the held-out part of the
+training table (what a deployment could do).
 
 Router compute is charged like MESS+'s (:class:`messjax.core.types.Hyperparams`):
 ``inference_cost`` per request and ``training_cost`` per (example x gradient step).
@@ -173,7 +182,7 @@ def single_model(
 # ------------------------------------------------------------------------------ random mixture
 @jax.jit
 def mixture_lp(accuracy: jax.Array, mean_cost: jax.Array, alpha) -> tuple[jax.Array, jax.Array]:
-    """The cheapest model mixture meeting alpha in expectation ("educated guessing").
+    """The cheapest model mixture meeting alpha in expectation (``mixture-lp``).
 
     Solves ``min_p sum_m p_m cbar_m  s.t.  sum_m p_m acc_m >= alpha, sum_m p_m = 1, p >= 0``.
     A basic optimal solution has at most two non-zeros (two equality-or-active constraints), so
@@ -207,18 +216,37 @@ def mixture_lp(accuracy: jax.Array, mean_cost: jax.Array, alpha) -> tuple[jax.Ar
     return jnp.where(feasible, p, jax.nn.one_hot(best, M)).astype(acc.dtype), feasible
 
 
-def random_constraint(
-    labels, costs, alpha: float, seeds, *, orders=None, inference_cost=0.0
-) -> tuple[Summary, dict[str, Any]]:
-    """:func:`mixture_lp` from the table's accuracies and mean costs, sampled per seed.
+#: The authors' educated-guessing procedure: step factors and iteration cap.
+EDUCATED_GUESS_UP, EDUCATED_GUESS_DOWN, EDUCATED_GUESS_ITERATIONS = 1.01, 0.99, 5000
 
-    Request t of seed s is served by model ``m ~ p`` drawn with ``PRNGKey(s)``. Returns the
-    per-seed summaries and ``info`` with the mixture and its expectation.
+
+def educated_guess_mixture(accuracy, alpha: float) -> tuple[np.ndarray, int, bool]:
+    """The authors' "educated guessing" mixture (MESSPLUS.md section 7), cost-blind.
+
+    ``p`` starts uniform; while ``p . acc < alpha`` (at most 5000 times): ``p_m *= 1.01`` for
+    every model with ``acc_m > p . acc``, ``p_m *= 0.99`` for the others, ``p /= sum(p)``.
+
+    Returns ``(p [M], iterations done, p . acc >= alpha)``.
     """
+    acc = np.asarray(accuracy, np.float64)
+    p = np.full(acc.shape, 1.0 / acc.size)
+    it = 0
+    while p @ acc < alpha and it < EDUCATED_GUESS_ITERATIONS:
+        p = p * np.where(acc > p @ acc, EDUCATED_GUESS_UP, EDUCATED_GUESS_DOWN)
+        p = p / p.sum()
+        it += 1
+    return p, it, bool(p @ acc >= alpha)
+
+
+def sample_mixture(
+    p, labels, costs, alpha: float, seeds, *, orders=None, inference_cost=0.0
+) -> tuple[Summary, dict[str, Any]]:
+    """A fixed mixture ``p`` sampled per request: request t of seed s is served by ``m ~ p``
+    drawn with ``PRNGKey(s)``. Returns the per-seed summaries and ``info`` with the mixture
+    and its expectation."""
     labels, costs = np.asarray(labels), np.asarray(costs)
     T, M = labels.shape
     acc, cbar = labels.mean(0, dtype=np.float64), costs.mean(0, dtype=np.float64)
-    p, feasible = mixture_lp(jnp.asarray(acc), jnp.asarray(cbar), alpha)
     p = np.clip(np.asarray(p, np.float64), 0.0, 1.0)
     p = p / p.sum()
     keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(np.asarray(seeds), jnp.uint32))
@@ -230,11 +258,37 @@ def random_constraint(
     summary = _stream_summary(served, labels, costs, alpha, order, inference_cost)
     info = dict(
         mixture=p,
-        feasible=bool(feasible),
         expected_cost=float(T * (p @ cbar + inference_cost)),
         expected_satisfaction=float(p @ acc),
     )
     return summary, info
+
+
+def cheapest_mixture(
+    labels, costs, alpha: float, seeds, *, orders=None, inference_cost=0.0
+) -> tuple[Summary, dict[str, Any]]:
+    """``mixture-lp``: :func:`mixture_lp` from the table's accuracies and mean costs, sampled
+    per seed (:func:`sample_mixture`)."""
+    labels, costs = np.asarray(labels), np.asarray(costs)
+    acc, cbar = labels.mean(0, dtype=np.float64), costs.mean(0, dtype=np.float64)
+    p, feasible = mixture_lp(jnp.asarray(acc), jnp.asarray(cbar), alpha)
+    summary, info = sample_mixture(
+        p, labels, costs, alpha, seeds, orders=orders, inference_cost=inference_cost
+    )
+    return summary, dict(info, feasible=bool(feasible))
+
+
+def educated_guess(
+    labels, costs, alpha: float, seeds, *, orders=None, inference_cost=0.0
+) -> tuple[Summary, dict[str, Any]]:
+    """``educated-guess``: :func:`educated_guess_mixture` from the table's accuracies, sampled
+    per seed (:func:`sample_mixture`)."""
+    labels = np.asarray(labels)
+    p, iterations, feasible = educated_guess_mixture(labels.mean(0, dtype=np.float64), alpha)
+    summary, info = sample_mixture(
+        p, labels, costs, alpha, seeds, orders=orders, inference_cost=inference_cost
+    )
+    return summary, dict(info, feasible=feasible, iterations=iterations)
 
 
 # ------------------------------------------------------------------------------ oracle
@@ -512,11 +566,16 @@ def trained_router(
     orders=None,
     training: RouterTraining = RouterTraining(),
 ) -> dict[str, MethodResult]:
-    """``<kind>-hindsight`` and ``<kind>-train`` (``kind`` in :data:`ROUTERS`) on ``test``.
+    """The rows of one trained router (``kind`` in :data:`ROUTERS`) on ``test``.
+
+    ``routellm``: ``routellm-hindsight`` and ``routellm-train`` (a per-alpha threshold).
+    ``routerdc``: ``routerdc`` (argmax of the predicted satisfactions, the same routing for
+    every alpha, as in the paper) and ``routerdc-alpha-hindsight`` / ``routerdc-alpha-train``
+    (a per-alpha threshold of the cascade rule).
 
     Per seed: the training table is split (seed) into a fit part and a held-out calibration
-    part; the head is fitted on the fit part from ``PRNGKey(seed)``; the threshold is
-    calibrated on the test stream (hindsight) or on the calibration part (train).
+    part; the head is fitted on the fit part from ``PRNGKey(seed)``; a threshold is calibrated
+    on the test stream (hindsight) or on the calibration part (train).
     """
     if kind not in ROUTERS:
         raise ConfigError("router", f"unknown router {kind!r}; choose from {list(ROUTERS)}")
@@ -535,6 +594,7 @@ def trained_router(
     served = {"hindsight": [], "train": []}
     thresholds = {"hindsight": [], "train": []}
     feasible = {"hindsight": [], "train": []}
+    argmax_served = []
     steps = []
     for seed in seeds:
         fit_idx, cal_idx = calibration_split(len(train), training.calibration_fraction, seed)
@@ -552,6 +612,8 @@ def trained_router(
         squeeze = (lambda a: a[:, 0]) if rule == "binary" else (lambda a: a)
         score_test = squeeze(np.asarray(router_scores(params, x_test, config)))
         score_cal = squeeze(np.asarray(router_scores(params, x_train[cal_idx], config)))
+        if rule == "cascade":  # first maximum: ties go to the cheaper model
+            argmax_served.append(np.argmax(score_test, -1))
         for how, (sc, lab, cst) in {
             "hindsight": (score_test, test.labels, test.costs),
             "train": (score_cal, train.labels[cal_idx], train.costs[cal_idx]),
@@ -562,18 +624,25 @@ def trained_router(
             feasible[how].append(ok)
     n_fit = len(train) - round(training.calibration_fraction * len(train))
     train_charge = training.training_cost * training.steps * n_fit / len(test)
+    extra_cost = training.inference_cost + train_charge
     out = {}
+    if argmax_served:
+        out[kind] = MethodResult(
+            kind,
+            alpha,
+            np.asarray(seeds),
+            _stream_summary(
+                np.stack(argmax_served), test.labels, test.costs, alpha, order, extra_cost
+            ),
+            info=dict(best_step=np.asarray(steps)),
+        )
+    prefix = f"{kind}-alpha" if rule == "cascade" else kind
     for how in ("hindsight", "train"):
         summary = _stream_summary(
-            np.stack(served[how]),
-            test.labels,
-            test.costs,
-            alpha,
-            order,
-            training.inference_cost + train_charge,
+            np.stack(served[how]), test.labels, test.costs, alpha, order, extra_cost
         )
-        out[f"{kind}-{how}"] = MethodResult(
-            f"{kind}-{how}",
+        out[f"{prefix}-{how}"] = MethodResult(
+            f"{prefix}-{how}",
             alpha,
             np.asarray(seeds),
             summary,
@@ -615,8 +684,10 @@ def run_baselines(
             seeds,
             single_model(labels, costs, m, alpha, seeds, orders=orders, inference_cost=0.0),
         )
-    summary, info = random_constraint(labels, costs, alpha, seeds, orders=orders)
-    out["random-constraint"] = MethodResult("random-constraint", alpha, seeds, summary, True, info)
+    summary, info = educated_guess(labels, costs, alpha, seeds, orders=orders)
+    out["educated-guess"] = MethodResult("educated-guess", alpha, seeds, summary, True, info)
+    summary, info = cheapest_mixture(labels, costs, alpha, seeds, orders=orders)
+    out["mixture-lp"] = MethodResult("mixture-lp", alpha, seeds, summary, True, info)
     summary, info = oracle(labels, costs, alpha, seeds, orders=orders)
     out["oracle"] = MethodResult("oracle", alpha, seeds, summary, True, info)
     if train is not None:

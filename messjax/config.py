@@ -7,8 +7,8 @@ every error is a :class:`~messjax.errors.ConfigError` naming the key::
     cfg = load_config("configs/llama3/arc_challenge.yaml", ["V=[1e-4]", "wandb.mode=disabled"])
     cfg.grid("arc_challenge")                 # the Cartesian grid of that task
 
-Keys left out take the defaults of :class:`SweepConfig`; ``alpha``, ``learning_rate`` and
-``epochs`` left out (or ``null``) take the paper's values for each task
+Keys left out take the defaults of :class:`SweepConfig`; ``alpha``, ``learning_rate``,
+``epochs`` and ``momentum`` left out (or ``null``) take the paper's values for each task
 (:data:`messjax.paper.ALPHA_GRID`, :func:`messjax.paper.predictor_preset`).
 The default config (``configs/synthetic.yaml``) is embedded as :data:`DEFAULT_CONFIG`, so
 ``messjax run`` works from an installed wheel.
@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from messjax import paper
-from messjax.core.names import COST_ESTIMATORS, HEADS, HPARAM_NAMES
+from messjax.core.names import COST_ESTIMATORS, HEADS, HPARAM_NAMES, SPARSE_TRAINING
 from messjax.errors import ConfigError
 
 #: Zoos a config may name besides a path to a log folder or CSV (see messjax.data.ZOOS).
@@ -137,7 +137,8 @@ class SweepConfig:
     """One sweep: data, predictor, grid, run settings. Build with :func:`config_from_dict`.
 
     Grid axes (``alpha`` .. ``training_cost``) are tuples (one value = a fixed setting);
-    ``None`` for ``alpha`` / ``learning_rate`` / ``epochs`` means the paper's value per task.
+    ``None`` for ``alpha`` / ``learning_rate`` / ``epochs`` / ``momentum`` means the paper's
+    value per task.
 
     Attributes:
       zoo: ``synthetic``, ``llama3``, ``qwen2``, ``llama3+qwen2`` or a path to MESS+ /
@@ -147,6 +148,8 @@ class SweepConfig:
       head: ``linear`` or ``mlp`` (the paper's Linear-LayerNorm-ReLU-Dropout-Linear).
       replay: exploration replay buffer of the predictor (0: the paper; see
         :class:`messjax.core.types.EngineConfig`).
+      input_dropout, n_dup: the MLP head's dropout on the input embedding (paper: 0.1) and the
+        copies of the example per gradient step (``None``: the paper's, 14 for 3 models; 1: off).
       method: ``fast`` (factorised learner/routing passes) or ``generic`` (the full step).
       seeds: episode seeds; each shuffles the request order and draws the coins.
       trace_every: keep running totals every k requests for the curves (0: none).
@@ -159,6 +162,8 @@ class SweepConfig:
     featurizer: str = "hash"
     head: str = "mlp"
     replay: int = 0
+    input_dropout: float = 0.1
+    n_dup: int | None = None
     method: str = "fast"
     seeds: tuple[int, ...] = paper.SEEDS
     alpha: tuple[float, ...] | None = None
@@ -171,6 +176,8 @@ class SweepConfig:
     inference_cost: tuple[float, ...] = (0.0,)
     training_cost: tuple[float, ...] = (0.0,)
     relative_V: tuple[int, ...] = (0,)
+    momentum: tuple[float, ...] | None = None
+    sparse_training: tuple[str, ...] = ("feedback_only",)
     trace_every: int = 10
     chunk_size: int | None = None
     wandb: WandbConfig = WandbConfig()
@@ -197,20 +204,28 @@ class SweepConfig:
             )
         return tuple(grid)
 
-    def predictor_for(self, task: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
-        """(epochs, learning_rate) of ``task``: the config's, else the authors' preset."""
-        epochs, lr = paper.predictor_preset(task)
+    def predictor_for(
+        self, task: str
+    ) -> tuple[tuple[int, ...], tuple[float, ...], tuple[float, ...]]:
+        """(epochs, learning_rate, momentum) of ``task``: the config's, else the authors'
+        preset."""
+        epochs, lr, momentum = paper.predictor_preset(task)
         return (
             self.epochs if self.epochs is not None else (epochs,),
             self.learning_rate if self.learning_rate is not None else (lr,),
+            self.momentum if self.momentum is not None else (momentum,),
         )
 
     def axes_for(self, task: str) -> dict[str, tuple]:
         """Every grid axis of ``task`` with the per-task defaults filled in."""
-        epochs, lr = self.predictor_for(task)
+        epochs, lr, momentum = self.predictor_for(task)
         axes = {k: getattr(self, k) for k in AXES}
-        axes.update(alpha=self.alpha_for(task), epochs=epochs, learning_rate=lr)
+        axes.update(alpha=self.alpha_for(task), epochs=epochs, learning_rate=lr, momentum=momentum)
         return axes
+
+    def engine_options(self) -> dict[str, Any]:
+        """The :class:`~messjax.core.types.EngineConfig` fields this config sets."""
+        return dict(replay=self.replay, input_dropout=self.input_dropout, n_dup=self.n_dup)
 
     def grid(self, task: str):
         """The :class:`~messjax.core.sweep.Grid` of ``task`` (seeds outermost, then the axes
@@ -232,13 +247,17 @@ class SweepConfig:
     # ---------------------------------------------------------------------- output
     def resolve(self, tasks: Sequence[str]) -> SweepConfig:
         """The config with ``tasks`` filled in and, for a single task, its paper defaults
-        (alpha, learning rate, epochs) written out."""
+        (alpha, learning rate, epochs, momentum) written out."""
         cfg = dataclasses.replace(self, tasks=tuple(tasks))
         if len(cfg.tasks) == 1:
             (task,) = cfg.tasks
-            epochs, lr = cfg.predictor_for(task)
+            epochs, lr, momentum = cfg.predictor_for(task)
             cfg = dataclasses.replace(
-                cfg, alpha=cfg.alpha_for(task), epochs=epochs, learning_rate=lr
+                cfg,
+                alpha=cfg.alpha_for(task),
+                epochs=epochs,
+                learning_rate=lr,
+                momentum=momentum,
             )
         return cfg
 
@@ -330,13 +349,14 @@ _RANGES = {
     "inference_cost": (lambda x: x >= 0, "must be >= 0"),
     "training_cost": (lambda x: x >= 0, "must be >= 0"),
     "relative_V": (lambda x: x in (0, 1), "must be 0 or 1 (or a bool)"),
+    "momentum": (lambda x: 0 <= x < 1, "must be in [0, 1)"),
 }
 
 
 def _axis(key: str, v: Any) -> tuple | None:
     """A grid axis: a value or a non-empty list of values, checked by make_hparams."""
     if v is None:
-        if key in ("alpha", "learning_rate", "epochs"):
+        if key in ("alpha", "learning_rate", "epochs", "momentum"):
             return None
         raise ConfigError(key, "must be a value or a list of values, got null")
     values = _as_list(v)
@@ -344,6 +364,8 @@ def _axis(key: str, v: Any) -> tuple | None:
         raise ConfigError(key, "empty list of values")
     if key == "cost_estimator":
         return tuple(_as_choice(key, x, COST_ESTIMATORS) for x in values)
+    if key == "sparse_training":
+        return tuple(_as_choice(key, x, SPARSE_TRAINING) for x in values)
     if key == "epochs":
         values = [_as_int(key, x, minimum=0) for x in values]
     if key == "relative_V":
@@ -466,6 +488,13 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
         kw["trace_every"] = _as_int("trace_every", raw["trace_every"], minimum=0)
     if "replay" in raw:
         kw["replay"] = _as_int("replay", raw["replay"], minimum=0)
+    if "input_dropout" in raw:
+        v = raw["input_dropout"]
+        if not _is_number(v) or not 0 <= v < 1:
+            raise ConfigError("input_dropout", f"must be a number in [0, 1), got {v!r}")
+        kw["input_dropout"] = float(v)
+    if "n_dup" in raw:
+        kw["n_dup"] = _as_int("n_dup", raw["n_dup"], minimum=1, allow_none=True)
     if "chunk_size" in raw:
         kw["chunk_size"] = _as_int("chunk_size", raw["chunk_size"], minimum=1, allow_none=True)
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from messjax.core.sweep import Grid, SweepResult, run_sweep
-from messjax.core.types import COST_ESTIMATORS, HPARAM_NAMES, EngineConfig
+from messjax.core.types import CHOICE_LEAVES, HPARAM_NAMES, EngineConfig
 from messjax.data.table import RoutingTable
 from messjax.features import featurize
 
@@ -75,7 +75,7 @@ def summary_rows(result: SweepResult, table: RoutingTable, **fixed: Any) -> list
         row["seed"] = int(cols["seed"][i])
         for k in HPARAM_NAMES:
             v = cols[k][i]
-            row[k] = COST_ESTIMATORS[int(v)] if k == "cost_estimator" else v.item()
+            row[k] = CHOICE_LEAVES[k][int(v)] if k in CHOICE_LEAVES else v.item()
         n = int(s.num_requests[i])
         row.update(
             num_requests=n,

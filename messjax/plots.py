@@ -36,6 +36,8 @@ OTHER_AXES = (
     "cost_estimator",
     "inference_cost",
     "training_cost",
+    "momentum",
+    "sparse_training",
 )
 _UNIT_NAMES = {"J": "energy", "s": "time", "$": "price"}
 

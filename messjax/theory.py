@@ -707,14 +707,18 @@ QUICK = TheorySizes(
 )
 
 
+#: Plain SGD in every theory cell (a Hyperparams leaf).
+THEORY_MOMENTUM = 0.0
+
+
 def theory_engine_config(zoo: TypedZoo) -> EngineConfig:
-    """Linear head, plain SGD (momentum 0, no weight decay): a consistent online logistic
+    """Linear head, plain SGD (no weight decay; momentum 0 in the cells' hyperparameters,
+    :data:`THEORY_MOMENTUM`): a consistent online logistic
     regression, so the predictor error (Theorem 2's F_min term) vanishes up to SGD noise."""
     return EngineConfig(
         num_models=zoo.num_models,
         feature_dim=zoo.feature_dim,
         head="linear",
-        momentum=0.0,
         weight_decay=0.0,
         clip_norm=10.0,
     )
@@ -734,6 +738,7 @@ def _cells(seed: int, alpha, V, sizes: TheorySizes, c=None) -> Grid:
         V=list(V),
         c=sizes.c if c is None else c,
         learning_rate=sizes.learning_rate,
+        momentum=THEORY_MOMENTUM,
         cost_estimator="oracle",
     )
 
@@ -742,10 +747,15 @@ def _learner_output(stream: TypedStream, seed: int, sizes, config):
     """The engine's own learner pass for a stream: same key, order and hyperparameters as the
     sweep's cells, hence the very ``s_hat`` and exploration coins the router used."""
     T = len(stream)
-    hp = make_hparams(c=sizes.c, learning_rate=sizes.learning_rate, cost_estimator="oracle")
+    hp = make_hparams(
+        c=sizes.c,
+        learning_rate=sizes.learning_rate,
+        momentum=THEORY_MOMENTUM,
+        cost_estimator="oracle",
+    )
     key = jax.random.PRNGKey(seed)
     mask = jnp.ones((T,), bool)
-    n = int(count_training_events(key, hp.c, hp.feedback_rate, mask))
+    n = int(count_training_events(key, hp, mask))
     num_events = max(8, 1 << max(0, math.ceil(math.log2(max(n, 1)))))
     out = _learner_jit(config, num_events)(
         jnp.asarray(stream.x), jnp.asarray(stream.labels), mask, hp, key
@@ -1112,6 +1122,7 @@ def _exploration_check(zoo, sizes, alpha, progress):
         V=1.0,
         c=list(sizes.exploration_c),
         learning_rate=sizes.learning_rate,
+        momentum=THEORY_MOMENTUM,
         cost_estimator="oracle",
     )
     res = run_sweep(

@@ -139,18 +139,58 @@ def test_single_model_and_summary():
     assert one.total_cost == pytest.approx(5.0) and one.satisfaction == pytest.approx(2 / 3)
 
 
-def test_random_constraint_samples_its_mixture():
+def test_mixture_lp_samples_its_mixture():
     rng = np.random.default_rng(2)
     T = 4000
     s = np.stack([rng.random(T) < 0.6, rng.random(T) < 0.9], 1).astype(float)
     E = np.tile([1.0, 10.0], (T, 1))
-    summary, info = B.random_constraint(s, E, 0.7, [42, 43])
+    summary, info = B.cheapest_mixture(s, E, 0.7, [42, 43])
     acc = s.mean(0)
     w = (0.7 - acc[0]) / (acc[1] - acc[0])
     np.testing.assert_allclose(info["mixture"], [1 - w, w], rtol=1e-5)
     assert info["expected_satisfaction"] == pytest.approx(0.7, abs=1e-6)
     np.testing.assert_allclose(summary.served_counts[:, 1] / T, w, atol=0.03)
     assert summary.total_cost[0] != summary.total_cost[1]  # a different draw per seed
+
+
+def test_educated_guess_is_the_authors_procedure():
+    """By hand: uniform start, x1.01 / x0.99 steps, stop at p . acc >= alpha."""
+    acc = np.array([0.4, 0.55, 0.6])
+    p, it, ok = B.educated_guess_mixture(acc, 0.5)
+    assert it == 0 and ok and np.allclose(p, 1 / 3)  # uniform already meets 0.5
+    p, it, ok = B.educated_guess_mixture(acc, 0.56)
+    q = np.full(3, 1 / 3)
+    for _ in range(it):
+        q = q * np.where(acc > q @ acc, 1.01, 0.99)
+        q = q / q.sum()
+    np.testing.assert_allclose(p, q, rtol=0, atol=0)
+    assert ok and p @ acc >= 0.56
+    # One step fewer would not have met alpha: it stops as soon as it can.
+    q = np.full(3, 1 / 3)
+    for _ in range(it - 1):
+        q = q * np.where(acc > q @ acc, 1.01, 0.99)
+        q = q / q.sum()
+    assert q @ acc < 0.56
+    # Infeasible: stops after 5000 steps, flagged.
+    p, it, ok = B.educated_guess_mixture(acc, 0.7)
+    assert it == 5000 and not ok
+
+
+def test_educated_guess_ignores_cost_and_costs_more_than_the_lp():
+    rng = np.random.default_rng(6)
+    T = 3000
+    s = np.stack([rng.random(T) < 0.4, rng.random(T) < 0.55, rng.random(T) < 0.6], 1)
+    s = s.astype(float)
+    E = np.tile([1.0, 5.0, 30.0], (T, 1))
+    _, eg_info = B.educated_guess(s, E, 0.53, [42])
+    _, lp_info = B.cheapest_mixture(s, E, 0.53, [42])
+    assert eg_info["iterations"] > 0
+    assert eg_info["expected_satisfaction"] >= 0.53
+    assert lp_info["expected_satisfaction"] >= 0.53 - 1e-6
+    assert eg_info["expected_cost"] > 1.5 * lp_info["expected_cost"]
+    # Costs scaled per model do not change the authors' mixture; they change the LP's.
+    _, eg2 = B.educated_guess(s, E * [1.0, 100.0, 1.0], 0.53, [42])
+    np.testing.assert_array_equal(eg2["mixture"], eg_info["mixture"])
 
 
 def test_pick_threshold_is_the_cheapest_meeting_alpha():
@@ -205,16 +245,26 @@ def test_trained_routers_on_separable_data(kind, M):
     train, test = _table(s_tr, E_tr), _table(s_te, E_te)
     training = B.RouterTraining(steps=150, learning_rate=0.05, hidden_dim=16)
     out = B.trained_router(kind, test, x_te, train, x_tr, 1.0, [42], training=training)
-    assert set(out) == {f"{kind}-hindsight", f"{kind}-train"}
+    prefix = "routerdc-alpha" if kind == "routerdc" else kind
+    names = {f"{prefix}-hindsight", f"{prefix}-train"}
+    assert set(out) == (names | {"routerdc"} if kind == "routerdc" else names)
     floor = B.oracle_lp(s_te, E_te, 1.0).cost
     # Hindsight: every request to its cheapest satisfying model, the oracle's cost.
-    r = out[f"{kind}-hindsight"]
+    r = out[f"{prefix}-hindsight"]
     assert r.hindsight and float(r.summary.satisfaction[0]) == 1.0
     assert float(r.summary.total_cost[0]) == pytest.approx(floor)
     # Train: the cheapest threshold on held-out training rows sits at the edge of their
     # positive scores, so a test request may fall just below it.
-    r = out[f"{kind}-train"]
+    r = out[f"{prefix}-train"]
     assert not r.hindsight and float(r.summary.satisfaction[0]) >= 0.97
+    if kind == "routerdc":
+        # One routing for every alpha: the argmax of the predicted satisfactions.
+        r = out["routerdc"]
+        again = B.trained_router(kind, test, x_te, train, x_tr, 0.3, [42], training=training)
+        np.testing.assert_array_equal(
+            r.summary.served_counts, again["routerdc"].summary.served_counts
+        )
+        assert not r.hindsight and float(r.summary.satisfaction[0]) >= 0.97
 
 
 def test_run_baselines_names():
@@ -226,10 +276,11 @@ def test_run_baselines_names():
         "single-small",
         "single-medium",
         "single-large",
-        "random-constraint",
+        "educated-guess",
+        "mixture-lp",
         "oracle",
     ]
-    assert [r.hindsight for r in out.values()] == [False, False, False, True, True]
+    assert [r.hindsight for r in out.values()] == [False, False, False, True, True, True]
     for r in out.values():
         assert r.summary.total_cost.shape == (2,)
         np.testing.assert_allclose(r.summary.served_counts.sum(-1), 30)

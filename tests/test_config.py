@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from messjax import cli, paper
@@ -37,8 +38,8 @@ def test_paper_configs_carry_the_paper_grid(zoo, task):
     assert (cfg.zoo, cfg.tasks) == (zoo, (task,))
     assert cfg.alpha == paper.ALPHA_GRID[zoo][task]
     assert cfg.seeds == paper.SEEDS and cfg.V == paper.V_GRID and cfg.c == paper.C_GRID
-    epochs, lr = paper.predictor_preset(task)
-    assert cfg.epochs == (epochs,) and cfg.learning_rate == (lr,)
+    epochs, lr, momentum = paper.predictor_preset(task)
+    assert cfg.epochs == (epochs,) and cfg.learning_rate == (lr,) and cfg.momentum == (momentum,)
     assert cfg.num_cells(task) == 108
     assert cfg.featurizer == "hash" and cfg.wandb.mode == "offline"
 
@@ -65,9 +66,11 @@ def test_paper_defaults_per_task_and_resolve():
     cfg = load_config(None, ["tasks=[logiqa]"])
     assert cfg.alpha is None and cfg.learning_rate is None
     assert cfg.alpha_for("logiqa") == paper.ALPHA_GRID["llama3"]["logiqa"]
-    assert cfg.predictor_for("logiqa") == ((5,), (0.0272,))
+    assert cfg.predictor_for("logiqa") == ((5,), (0.0272,), (0.9,))
+    assert cfg.predictor_for("boolq") == ((3,), (0.0767,), (0.95,))
     resolved = cfg.resolve(["logiqa"])
     assert resolved.alpha == (0.3, 0.4, 0.45) and resolved.epochs == (5,)
+    assert resolved.momentum == (0.9,)
     again = config_from_dict(parse_yaml(resolved.to_yaml()))
     assert again == resolved
 
@@ -152,3 +155,55 @@ def test_unknown_real_task_is_a_config_error(tmp_path, capsys):
 def test_defaults_of_the_dataclass_are_the_paper_grid():
     cfg = SweepConfig()
     assert cfg.V == paper.V_GRID and cfg.c == paper.C_GRID and cfg.seeds == paper.SEEDS
+
+
+# ------------------------------------------------------------------------ the specification
+def _messplus_md() -> Path | None:
+    """MESSPLUS.md of the shared docs (next to the data folder, or beside the checkout)."""
+    import os
+
+    candidates = [Path(__file__).resolve().parents[2] / "shared" / "docs" / "MESSPLUS.md"]
+    if os.environ.get("MESSJAX_DATA_DIR"):
+        candidates.append(Path(os.environ["MESSJAX_DATA_DIR"]).parent / "docs" / "MESSPLUS.md")
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def test_predictor_presets_match_the_specification():
+    """Every task's (epochs, learning rate, momentum) as MESSPLUS.md section 4 lists them."""
+    import os
+    import re
+
+    path = _messplus_md()
+    if path is None:
+        if os.environ.get("MESSJAX_REQUIRE_DATA"):
+            pytest.fail("MESSPLUS.md not found beside the data folder")
+        pytest.skip("MESSPLUS.md (the shared docs) not found")
+    text = " ".join(path.read_text().split())
+    section = text[text.index("Per-benchmark settings used by the authors") :]
+    found = dict(
+        (task, (int(e), float(lr), float(m)))
+        for task, e, lr, m in re.findall(
+            r"(\w+) (\d+) / (\d+(?:\.\d+)?) / (\d+(?:\.\d+)?)", section[:600]
+        )
+    )
+    assert set(found) == set(paper.PAPER_TASKS)
+    assert found == {t: paper.PREDICTOR_PRESETS[t] for t in paper.PAPER_TASKS}
+    assert {t for t, (_, _, m) in found.items() if m == 0.95} == {"boolq", "sciq", "social_iqa"}
+
+
+def test_momentum_and_sparse_training_keys():
+    cfg = load_config(
+        None, ["tasks=[boolq]", "momentum=[0.5, 0.9]", "sparse_training=all_explorations"]
+    )
+    grid = cfg.grid("boolq")
+    np.testing.assert_allclose(sorted(set(grid.hparams.momentum.tolist())), [0.5, 0.9])
+    assert set(grid.hparams.sparse_training.tolist()) == {1}
+    with pytest.raises(ConfigError, match="momentum"):
+        load_config(None, ["momentum=1.0"])
+    with pytest.raises(ConfigError, match="sparse_training"):
+        load_config(None, ["sparse_training=sometimes"])
+    with pytest.raises(ConfigError, match="n_dup"):
+        load_config(None, ["n_dup=0"])
+    assert load_config(None, ["n_dup=1", "input_dropout=0"]).engine_options() == dict(
+        replay=0, input_dropout=0.0, n_dup=1
+    )

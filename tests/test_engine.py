@@ -319,7 +319,15 @@ def test_replay_router_save_restore(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("replay", -1), ("replay_batch", 0), ("head", "cnn"), ("dropout", 1.0)]
+    ("field", "value"),
+    [
+        ("replay", -1),
+        ("replay_batch", 0),
+        ("head", "cnn"),
+        ("dropout", 1.0),
+        ("input_dropout", -0.1),
+        ("n_dup", 0),
+    ],
 )
 def test_bad_engine_config_names_the_field(field, value):
     with pytest.raises(ConfigError, match=f"'{field}'"):
@@ -357,3 +365,111 @@ def test_relative_V_decisions_invariant_to_cost_unit(estimator):
     np.testing.assert_array_equal(models(1e6, 1), base)
     np.testing.assert_array_equal(models(1e-6, 1), base)
     assert not np.array_equal(models(1e6, 0), models(1e-6, 0))
+
+
+# ------------------------------------------------------------------ fidelity options (issue 9)
+def test_sparse_training_rules_and_momentum_fast_equals_generic():
+    """Both sparse-feedback training rules and two momenta: identical decisions on both paths;
+    the authors' rule trains on more explorations, and changes nothing at feedback_rate 1."""
+    table, x = _stream(num_requests=160)
+    config = EngineConfig(num_models=table.num_models, feature_dim=x.shape[1], head="mlp")
+    grid = make_grid(
+        [1],
+        alpha=0.7,
+        V=1e-3,
+        c=1.0,
+        learning_rate=0.1,
+        epochs=2,
+        feedback_rate=[1.0, 0.3],
+        momentum=[0.9, 0.95],
+        sparse_training=["feedback_only", "all_explorations"],
+    )
+    fast = run_sweep(x, table.labels, table.costs, grid, config, method="fast", trace_every=1)
+    generic = run_sweep(x, table.labels, table.costs, grid, config, method="generic", trace_every=1)
+    for f in ("served_counts", "query_counts", "explore_count", "feedback_count"):
+        np.testing.assert_array_equal(getattr(fast.trace, f), getattr(generic.trace, f), f)
+    cols = grid.columns()
+    served = fast.summary.served_counts
+    for m in (0.9, 0.95):
+        sel = np.isclose(cols["momentum"], m)
+        full = sel & (cols["feedback_rate"] == 1.0)
+        sparse = sel & (cols["feedback_rate"] < 1.0)
+        a, b = np.flatnonzero(full)  # feedback_only, all_explorations at f = 1
+        np.testing.assert_array_equal(served[a], served[b])
+        a, b = np.flatnonzero(sparse)  # at f = 0.3 the rules train on different events
+        assert (served[a] != served[b]).any()
+    # momentum is a learner leaf: it changes the routing
+    a, b = np.flatnonzero((cols["feedback_rate"] == 1.0) & (cols["sparse_training"] == 0))
+    assert (served[a] != served[b]).any()
+
+
+def _one_gradient(config, params, x, labels, key):
+    from messjax.predictor import copies_gradient
+
+    return copies_gradient(params, x, labels, key, config)
+
+
+def test_copies_gradient_is_the_mean_over_copies_and_the_norm_trick_exact():
+    """n_dup copies with their own masks: the gradient equals the mean of the per-copy
+    gradients (jax.grad of bce_loss with the same masks), and the Gram-matrix norm of the
+    first-layer kernel equals its d x h sum of squares."""
+    import optax
+
+    from messjax.predictor import (
+        clip_gradient,
+        head_masks,
+        init_predictor,
+        make_head,
+    )
+
+    with jax.enable_x64(True):
+        d, M = 12, 3
+        config = EngineConfig(num_models=M, feature_dim=d, head="mlp", n_dup=5)
+        assert config.copies == 5
+        params, _ = init_predictor(jax.random.PRNGKey(0), config)
+        x = jax.random.normal(jax.random.PRNGKey(1), (d,), jnp.float64)
+        labels = jnp.array([0.0, 1.0, 1.0])
+        key = jax.random.PRNGKey(2)
+        grads, inputs, pre = _one_gradient(config, params, x, labels, key)
+        keep_in, keep_hidden = head_masks(key, (5,), config)
+        assert keep_in.shape == (5, d) and keep_hidden.shape == (5, config.hidden)
+        assert not (keep_in.all() and keep_hidden.all())
+        head = make_head(config)
+
+        def copy_loss(p, j):
+            logits = head.apply({"params": p}, x, (keep_in[j], keep_hidden[j]))
+            return optax.sigmoid_binary_cross_entropy(logits, labels).mean()
+
+        want = jax.tree.map(
+            lambda *g: sum(g) / 5, *[jax.grad(copy_loss)(params, j) for j in range(5)]
+        )
+        for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(want), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+        # The clip's norm: Gram trick == explicit sum of squares (force a clip to see it).
+        tight = EngineConfig(num_models=M, feature_dim=d, head="mlp", n_dup=5, clip_norm=1e-3)
+        clipped = clip_gradient(grads, inputs, pre, tight)
+        norm = float(optax.tree.norm(grads))
+        for a, b in zip(jax.tree.leaves(clipped), jax.tree.leaves(grads), strict=True):
+            np.testing.assert_allclose(a, b * 1e-3 / norm, rtol=1e-10, atol=1e-15)
+        # Options off: one copy, no masks.
+        off = EngineConfig(num_models=M, feature_dim=d, head="mlp", dropout=0, input_dropout=0)
+        assert off.copies == 1 and head_masks(key, (1,), off) == (None, None)
+        assert EngineConfig(num_models=3, feature_dim=d).copies == 14  # the paper's n_dup
+        assert EngineConfig(num_models=4, feature_dim=d).copies == 18
+        assert EngineConfig(num_models=3, feature_dim=d, head="linear").copies == 1
+
+
+def test_input_dropout_and_copies_change_the_predictor():
+    """The paper's defaults (input dropout 0.1, 14 copies) against each option off."""
+    table, x = _stream(num_requests=120)
+    grid = make_grid([1], alpha=0.7, V=1e-3, c=1.0, learning_rate=0.1, epochs=2)
+    out = {}
+    for name, kw in {
+        "paper": {},
+        "no_input_dropout": dict(input_dropout=0.0),
+        "one_copy": dict(n_dup=1),
+    }.items():
+        config = EngineConfig(num_models=table.num_models, feature_dim=x.shape[1], **kw)
+        out[name] = run_sweep(x, table.labels, table.costs, grid, config).summary
+    for name in ("no_input_dropout", "one_copy"):
+        assert (out[name].served_counts != out["paper"].served_counts).any(), name

@@ -12,7 +12,7 @@ from messjax.core import policy
 from messjax.core.episode import Stream
 
 
-def _stream(T=300, M=3, d=16, seed=0):
+def _stream(T=160, M=3, d=8, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(T, d)).astype(np.float32) / np.sqrt(d)
     acc = np.array([0.55, 0.7, 0.8])[:M]
@@ -62,7 +62,7 @@ def test_decisions_invariant_to_cost_unit(feedback_rate):
 
 
 def test_deterministic_and_vmapped_equals_alone():
-    streams = [_stream(seed=0), _stream(T=200, seed=1)]
+    streams = [_stream(seed=0), _stream(T=100, seed=1)]
     cells = _cells(streams, seeds=(3, 4, 5))
     together, _ = policy.run_cells(streams, cells)
     again, _ = policy.run_cells(streams, cells)

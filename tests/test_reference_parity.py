@@ -1,7 +1,10 @@
 """The JAX engine against the plain NumPy loop (messjax.core.reference), gymnax style.
 
 In float64 (``jax.enable_x64``) the two must agree request by request on 24 configurations of
-2,000 requests of the real Llama logs covering every variant: identical exploration, feedback
+2,000 requests of the real Llama logs covering every variant (the MLP head with the paper's
+input and hidden dropout and n_dup = 14 copies per step, their keep-masks drawn on both sides
+by the engine's ``head_masks`` from the same keys; per-task momentum; both sparse-feedback
+training rules): identical exploration, feedback
 and model sequences, queue trajectories and costs to rounding, s_hat to 1e-9, and
 ``run_episode``'s Summary equal to the loop's totals. In float32 the engine's decisions must
 still match the (float64) loop on >= 99.5% of requests.
@@ -82,7 +85,9 @@ def _configs(head: str, n: int, seed: int) -> list[dict]:
             cost_estimator=i % 3,
             inference_cost=float(rng.uniform(1.0, 50.0)) if i % 2 else 0.0,
             training_cost=float(rng.uniform(5.0, 100.0)) if (i // 2) % 2 else 0.0,
-            relative_V=(i // 4) % 2,
+            relative_V=(i // 2) % 2,
+            momentum=(0.9, 0.95, 0.0)[i % 3 if i % 4 else 1],
+            sparse_training=(i // 4) % 2,
         )
         out.append(
             dict(
@@ -185,6 +190,12 @@ def test_float64_parity_real_logs(llama, head):
     hps = [c["hp"] for c in configs]
     assert {h["cost_estimator"] for h in hps} == {0, 1, 2}
     assert {h["epochs"] for h in hps} == {0, 1, 3}
+    assert {h["momentum"] for h in hps} == {0.0, 0.9, 0.95}
+    # Both sparse-feedback rules, each with feedback < 1 and training epochs.
+    for rule in (0, 1):
+        assert any(
+            h["sparse_training"] == rule and h["feedback_rate"] < 1 and h["epochs"] > 0 for h in hps
+        )
     assert min(h["feedback_rate"] for h in hps) < 1 and max(h["c"] for h in hps) >= 1
     assert any(h["inference_cost"] > 0 for h in hps) and any(h["training_cost"] > 0 for h in hps)
     explore = outs.explore

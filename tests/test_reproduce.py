@@ -20,12 +20,14 @@ REQUIRED = (
 def _methods(models):
     return {
         "messplus",
-        "random-constraint",
+        "educated-guess",
+        "mixture-lp",
         "oracle",
         "routellm-hindsight",
         "routellm-train",
-        "routerdc-hindsight",
-        "routerdc-train",
+        "routerdc",
+        "routerdc-alpha-hindsight",
+        "routerdc-alpha-train",
         *(f"single-{m}" for m in models),
     }
 
@@ -81,14 +83,22 @@ def test_chain_and_sparse_streams():
     alphas = R.zoo_alphas("llama3")
     (chain,) = R.build_streams(table, alphas, "chain")
     assert chain.name == "arc_challenge+piqa+winogrande" and chain.segments == [30, 30, 30]
-    assert chain.alpha == pytest.approx((0.5 + 0.78 + 0.7) / 3, abs=1e-4)
+    assert chain.alpha == 0.67  # the authors' notebook (the weighted mean would be 0.66 here)
+    assert (chain.epochs, chain.learning_rate, chain.momentum) == (1, 0.06, 0.9)
+    (other,) = R.build_streams(table, alphas, "chain", ["arc_challenge", "boolq"])
+    assert other.alpha == pytest.approx((0.5 + 0.8) / 2, abs=1e-4)  # request-weighted mean
     assert list(table.tasks[chain.test_index[:30]]) == ["arc_challenge"] * 30
     assert not set(table.tasks[chain.train_index]) & {"arc_challenge", "piqa", "winogrande"}
     order = chain.orders([42])[42]
     for k in range(3):  # each segment shuffled within itself
         assert sorted(order[30 * k : 30 * (k + 1)]) == list(range(30 * k, 30 * (k + 1)))
     sparse = R.build_streams(table, alphas, "sparse", ["boolq"])
-    assert [s.feedback_rate for s in sparse] == [0.2]
+    assert [(s.feedback_rate, s.sparse_training) for s in sparse] == [(0.2, "all_explorations")]
+    assert sparse[0].momentum == 0.95  # boolq's preset
+    sparse = R.build_streams(table, alphas, "sparse", ["boolq"], "feedback_only")
+    assert sparse[0].sparse_training == "feedback_only"
+    (main,) = R.build_streams(table, alphas, "main", ["sciq"])
+    assert (main.feedback_rate, main.momentum) == (1.0, 0.95)
     qwen = R.zoo_alphas("qwen2")
     assert qwen["arc_challenge"] == 0.45 and qwen["sciq"] == 0.95
 
@@ -130,3 +140,39 @@ def test_cli_real_logs(tmp_path, data_dir):
     assert float(large["cost_mj"]) == pytest.approx(table.costs[rows_arc, 2].sum() / 1e6, rel=1e-5)
     assert float(large["satisfaction"]) == pytest.approx(table.labels[rows_arc, 2].mean())
     assert "paper" in (out / "table.md").read_text()
+
+
+def test_paper_numbers_only_beside_rows_computed_the_papers_way():
+    meta = dict(paper=True)
+    assert R.paper_numbers(meta, "routerdc", "mean") == (2.09, 76.1)  # one routing, all alphas
+    assert R.paper_numbers(meta, "routellm-hindsight", "arc_challenge") == (1.24, 51.2)
+    assert R.paper_numbers(meta, "messplus", "logiqa") == (None, 41.4)
+    for method in (
+        "routerdc-alpha-hindsight",
+        "routerdc-alpha-train",
+        "routellm-train",
+        "educated-guess",
+        "mixture-lp",
+        "oracle",
+        "messplus-feedback-only",
+    ):
+        assert R.paper_numbers(meta, method, "mean") == (None, None)
+    assert R.paper_numbers(dict(paper=False), "routerdc", "mean") == (None, None)
+
+
+def test_cli_synthetic_sparse_names_both_rules(tmp_path):
+    out, rows = _run(
+        tmp_path,
+        "--zoo",
+        "synthetic",
+        "--scenario",
+        "sparse",
+        "--tasks",
+        "boolq",
+        "--max-requests",
+        "120",
+        "--no-figures",
+    )
+    methods = {r["method"] for r in rows}
+    assert {"messplus", "messplus-feedback-only"} <= methods
+    assert "every exploration, feedback or not" in (out / "table.md").read_text()

@@ -8,8 +8,16 @@ x method), ``DIR/table.md`` (the paper's numbers beside ours where it has them) 
 cost-vs-satisfaction figure per task, ``DIR/figures/<task>.png``.
 
 Scenarios: ``main`` (each task its own shuffled stream), ``chain`` (ARC-Challenge, PIQA,
-WinoGrande concatenated, each segment shuffled per seed; alpha = the request-weighted mean of
-their alphas), ``sparse`` (as main with feedback on 20% of requests, ``feedback_rate = 0.2``).
+WinoGrande concatenated, each segment shuffled per seed; alpha = 0.67 as in the authors'
+notebook for the paper's chain and alphas, else the request-weighted mean of the tasks'
+alphas), ``sparse`` (as main with feedback on 20% of requests, ``feedback_rate = 0.2``; the
+predictor trains on every exploration as in the authors' simulator, ``--sparse-training``
+chooses, and the other rule is reported as an extra row ``messplus-<rule>``).
+
+Paper numbers are printed only beside rows computed the paper's way (:data:`PAPER_METHOD`):
+MESS+, the single models, RouteLLM calibrated in hindsight per alpha, and RouterDC with one
+routing for every alpha; never beside ``routerdc-alpha-*`` (a per-alpha threshold, stronger
+than the paper's RouterDC) or the mixtures.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from messjax.commands._common import add_data_dir, data_dir
+from messjax.core.names import SPARSE_TRAINING
 
 NAME = "reproduce"
 HELP = "reproduce the paper's main table: MESS+ and baselines per task (table.csv/.md, figures)"
@@ -37,23 +46,29 @@ SCENARIOS = ("main", "chain", "sparse")
 #: The non-stationary stream of the paper (MESSPLUS.md section 2, "Variants").
 CHAIN_TASKS = ("arc_challenge", "piqa", "winogrande")
 SPARSE_FEEDBACK_RATE = 0.2
+#: The sparse scenario's default training rule: the authors' simulator.
+SPARSE_TRAINING_DEFAULT = "all_explorations"
 METHOD_ORDER = (
     "messplus",
     "messjax",
     "oracle",
-    "random-constraint",
+    "mixture-lp",
+    "educated-guess",
     "routellm-hindsight",
     "routellm-train",
-    "routerdc-hindsight",
-    "routerdc-train",
+    "routerdc",
+    "routerdc-alpha-hindsight",
+    "routerdc-alpha-train",
 )
-#: our method -> key of messjax.paper.PAPER_RESULTS
+#: our method -> key of messjax.paper.PAPER_RESULTS, for the rows computed the paper's way
+#: only: RouteLLM with its threshold calibrated per alpha on the test stream (the paper's
+#: "cheapest threshold meeting alpha"), RouterDC with one routing for every alpha.
 PAPER_METHOD = {
     "messplus": "messplus",
     "single-large": "single-large",
     "single-medium": "single-medium",
     "routellm-hindsight": "routellm",
-    "routerdc-hindsight": "routerdc",
+    "routerdc": "routerdc",
 }
 
 
@@ -78,6 +93,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="request embeddings (default: minilm if its weights are installed, else hash)",
     )
     parser.add_argument("--scenario", choices=SCENARIOS, default="main", help="default: main")
+    parser.add_argument(
+        "--sparse-training",
+        choices=SPARSE_TRAINING,
+        default=SPARSE_TRAINING_DEFAULT,
+        help="sparse scenario: what the predictor trains on, every exploration (the authors' "
+        "simulator, default) or explorations with feedback only (messjax's engine default); "
+        "the other rule is reported as an extra row",
+    )
     parser.add_argument(
         "--cache-dir", default=None, help="feature cache (default: $MESSJAX_CACHE_DIR or ~/.cache)"
     )
@@ -104,6 +127,8 @@ class StreamSpec:
     learning_rate: float
     feedback_rate: float = 1.0
     segments: list[int] = field(default_factory=list)  # segment lengths (chain), else [T]
+    momentum: float = 0.9
+    sparse_training: str = "feedback_only"
 
     def orders(self, seeds: Sequence[int]) -> dict[int, np.ndarray]:
         """Per seed: each segment shuffled with the seed (one segment = the sweep's order)."""
@@ -130,11 +155,15 @@ def zoo_alphas(zoo: str) -> dict[str, float]:
 
 
 def build_streams(
-    table, alphas: dict[str, float], scenario: str, tasks: Sequence[str] | None = None
+    table,
+    alphas: dict[str, float],
+    scenario: str,
+    tasks: Sequence[str] | None = None,
+    sparse_training: str = SPARSE_TRAINING_DEFAULT,
 ) -> list[StreamSpec]:
     """The evaluation streams of a scenario over ``table`` (tasks with an alpha only)."""
     from messjax.errors import ConfigError
-    from messjax.paper import predictor_preset
+    from messjax.paper import CHAIN_ALPHA, PAPER_ALPHA, predictor_preset
 
     known = [t for t in table.task_names if t in alphas]
     if tasks:
@@ -149,17 +178,28 @@ def build_streams(
                 raise ConfigError("scenario", f"chain task {t!r} not in the zoo ({known})")
         parts = [np.flatnonzero(table.tasks == t) for t in chain]
         sizes = [len(p) for p in parts]
-        alpha = float(sum(alphas[t] * n for t, n in zip(chain, sizes, strict=True)) / sum(sizes))
-        epochs, lr = predictor_preset("chain")  # a mixed stream: the default preset
+        paper_chain = tuple(chain) == CHAIN_TASKS and all(
+            alphas[t] == PAPER_ALPHA[t] for t in chain
+        )
+        if paper_chain:  # the authors' notebook
+            alpha = CHAIN_ALPHA
+        else:  # the request-weighted mean of the segments' alphas
+            alpha = sum(alphas[t] * n for t, n in zip(chain, sizes, strict=True)) / sum(sizes)
+        epochs, lr, momentum = predictor_preset("chain")  # a mixed stream: the default preset
         test = np.concatenate(parts)
         train = np.flatnonzero(~np.isin(table.tasks, chain))
-        return [StreamSpec("+".join(chain), test, train, round(alpha, 4), epochs, lr, 1.0, sizes)]
+        name = "+".join(chain)
+        spec = StreamSpec(name, test, train, round(alpha, 4), epochs, lr, 1.0, sizes, momentum)
+        return [spec]
     streams = []
+    rule = sparse_training if scenario == "sparse" else "feedback_only"
     for t in tasks or known:
-        epochs, lr = predictor_preset(t)
+        epochs, lr, momentum = predictor_preset(t)
         test = np.flatnonzero(table.tasks == t)
         train = np.flatnonzero(table.tasks != t)
-        streams.append(StreamSpec(t, test, train, alphas[t], epochs, lr, feedback, [len(test)]))
+        streams.append(
+            StreamSpec(t, test, train, alphas[t], epochs, lr, feedback, [len(test)], momentum, rule)
+        )
     return streams
 
 
@@ -187,8 +227,11 @@ def load_table(zoo: str, data_dir: str | None, max_requests: int | None = None):
 
 
 # ------------------------------------------------------------------------------ evaluation
-def run_messplus(table, x, spec: StreamSpec, seeds, V: float, c: float):
-    """MESS+ (paper defaults) on one stream, as a :class:`~messjax.baselines.MethodResult`."""
+def run_messplus(
+    table, x, spec: StreamSpec, seeds, V: float, c: float, sparse_training: str | None = None
+):
+    """MESS+ (paper defaults) on one stream, as a :class:`~messjax.baselines.MethodResult`
+    (``sparse_training`` overrides the stream's rule)."""
     from messjax.baselines import from_sweep
     from messjax.core.sweep import make_grid, run_sweep
     from messjax.experiment import engine_config, sweep_table
@@ -201,7 +244,9 @@ def run_messplus(table, x, spec: StreamSpec, seeds, V: float, c: float):
         c=c,
         learning_rate=spec.learning_rate,
         epochs=spec.epochs,
+        momentum=spec.momentum,
         feedback_rate=spec.feedback_rate,
+        sparse_training=sparse_training or spec.sparse_training,
         cost_estimator="last_explore",
     )
     xt = x[spec.test_index]
@@ -243,6 +288,11 @@ def evaluate_stream(table, x, spec: StreamSpec, seeds, *, V=1e-4, c=0.1, extra_V
 
     results = {"messplus": run_messplus(table, x, spec, seeds, V, c)}
     results["messjax"] = run_messjax(table, x, spec, seeds)
+    if spec.feedback_rate < 1:  # the other sparse-feedback training rule, named
+        other = next(r for r in SPARSE_TRAINING if r != spec.sparse_training)
+        r = run_messplus(table, x, spec, seeds, V, c, sparse_training=other)
+        r.name = f"messplus-{other.replace('_', '-')}"
+        results[r.name] = r
     for v in extra_V:
         r = run_messplus(table, x, spec, seeds, v, c)
         r.name = f"messplus-V={v:g}"
@@ -351,6 +401,13 @@ def paper_numbers(meta: dict[str, Any], method: str, task: str):
     return cost, sat
 
 
+#: How the table describes each sparse-feedback training rule.
+SPARSE_RULE_TEXT = {
+    "all_explorations": "every exploration, feedback or not, as in the authors' simulator",
+    "feedback_only": "explorations with feedback only (messjax's engine default)",
+}
+
+
 def _sla_mark(sat: float, alpha: float) -> str:
     if sat >= alpha - 1e-6:
         return "yes"
@@ -370,13 +427,26 @@ def markdown(rows: list[dict[str, Any]], models: Sequence[str], meta: dict[str, 
     lines = [
         f"# MESS+ reproduction — zoo `{zoo}`, scenario `{scenario}`",
         "",
-        f"MESS+: V = {meta['V']:g}, c = {meta['c']:g}, `last_explore` cost estimate, MLP head, "
-        f"per-task predictor presets, feedback rate {meta['feedback_rate']:g}; seeds "
-        f"{', '.join(str(s) for s in meta['seeds'])}; features `{meta['featurizer']}`. "
+        f"MESS+: V = {meta['V']:g}, c = {meta['c']:g}, `last_explore` cost estimate, MLP head "
+        "(input and hidden dropout 0.1, n_dup copies per step), per-task predictor presets "
+        f"(epochs, learning rate, momentum), feedback rate {meta['feedback_rate']:g}"
+        + (
+            f" (the predictor trains on {SPARSE_RULE_TEXT[meta['sparse_training']]})"
+            if meta["feedback_rate"] < 1
+            else ""
+        )
+        + f"; seeds {', '.join(str(s) for s in meta['seeds'])}; features "
+        f"`{meta['featurizer']}`. "
+        "messjax: messjax's own policy with its one default setting "
+        "(`messjax/core/policy.py`), same request orders and feedback coins. "
         "Cost = total over the stream; satisfaction = final share of satisfied requests; mean "
-        "± std over seeds. * = uses hindsight (test labels or true accuracies). Offline routers "
-        "train on the other tasks; `-hindsight` calibrates the threshold on the test stream, "
-        "`-train` on held-out training rows.",
+        "± std over seeds. * = uses hindsight (test labels or true accuracies). "
+        "`educated-guess` = the authors' cost-blind mixture, `mixture-lp` = the cheapest "
+        "mixture meeting alpha. Offline routers train on the other tasks; `routerdc` serves "
+        "the argmax of its predicted satisfactions (one routing for every alpha, as in the "
+        "paper); `-hindsight` calibrates a per-alpha threshold on the test stream (over every "
+        "distinct score), `-train` on held-out training rows. Paper numbers only beside rows "
+        "computed the paper's way.",
         "",
         f"| task | α | method | cost {unit} | satisfaction % | SLA met | paper cost {unit} | "
         f"paper sat % | × MESS+ | × oracle | calls % {shares} | explore % |",
@@ -493,7 +563,7 @@ def main(args: argparse.Namespace) -> int:
     featurizer = args.featurizer or default_featurizer()
     table, zoo = load_table(args.zoo, data_dir(args), args.max_requests)
     tasks = [t for t in args.tasks.split(",") if t] if args.tasks else None
-    streams = build_streams(table, zoo_alphas(zoo), args.scenario, tasks)
+    streams = build_streams(table, zoo_alphas(zoo), args.scenario, tasks, args.sparse_training)
     suffix = "" if args.scenario == "main" else f"-{args.scenario}"
     out = Path(args.out or f"results/{zoo}{suffix}")
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -519,6 +589,7 @@ def main(args: argparse.Namespace) -> int:
         seeds=seeds,
         featurizer=featurizer,
         feedback_rate=streams[0].feedback_rate,
+        sparse_training=streams[0].sparse_training,
         cost_column=cost_column(table.cost_unit),
         cost_label=scale_unit,
         paper=zoo == "llama3" and args.scenario == "main" and not args.max_requests,

@@ -140,7 +140,7 @@ def execute(
                 head=resolved.head,
                 method=resolved.method,
                 trace_every=resolved.trace_every,
-                replay=resolved.replay,
+                **resolved.engine_options(),
             )
             feature_s += t1 - t0
             sweep_s += time.perf_counter() - t1

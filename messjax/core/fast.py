@@ -4,9 +4,10 @@ The predictor's training depends only on which requests were explored with feedb
 routing decisions (MESSPLUS.md section 2: explorations query every model). So for one stream:
 
 1. :func:`learner_pass` runs once per *learner trajectory* ``(seed, c, learning_rate, epochs,
-   feedback_rate)``: it draws every coin at once, trains the predictor on the K training events
-   in order (a loop over K, not over T), and computes ``s_hat`` for the requests between two
-   training events as one matrix product per segment (in row windows);
+   feedback_rate, momentum, sparse_training)``: it draws every coin at once, trains the
+   predictor on the K training events in order (a loop over K, not over T), and computes
+   ``s_hat`` for the requests between two training events as one matrix product per segment
+   (in row windows);
 2. :func:`routing_pass` runs the queue half of the step (:func:`messjax.core.step.route_step`)
    for every (alpha, V, cost estimator, ...) cell sharing that trajectory, ``vmap``-ped.
 
@@ -27,6 +28,7 @@ from messjax.core.step import (
     init_queue,
     request_randomness,
     route_step,
+    trains_on,
 )
 from messjax.core.types import EngineConfig, Hyperparams
 from messjax.predictor import (
@@ -56,10 +58,10 @@ def coins(key: jax.Array, c, feedback_rate, num_requests: int):
     return u_explore < explore_prob(t, c), u_feedback < feedback_rate
 
 
-def count_training_events(key, c, feedback_rate, mask) -> jax.Array:
-    """Number of explorations with feedback in the stream (sizes the learner scan)."""
-    explore, feedback = coins(key, c, feedback_rate, mask.shape[0])
-    return jnp.sum(explore & feedback & mask)
+def count_training_events(key, hp: Hyperparams, mask) -> jax.Array:
+    """Number of requests the predictor trains on in the stream (sizes the learner scan)."""
+    explore, feedback = coins(key, hp.c, hp.feedback_rate, mask.shape[0])
+    return jnp.sum(trains_on(explore, feedback, hp) & mask)
 
 
 def _predict_rows(params, x_padded, s_hat, start, end, config: EngineConfig):
@@ -106,7 +108,7 @@ def learner_pass(
     """
     T = x.shape[0]
     explore, feedback = coins(key, hp.c, hp.feedback_rate, T)
-    trains = explore & feedback & mask
+    trains = trains_on(explore, feedback, hp) & mask
     (events,) = jnp.nonzero(trains, size=num_events + 1, fill_value=T)
     num_trains = jnp.sum(trains, dtype=jnp.int32)
     rows_used = T - jnp.argmax(mask[::-1])  # one past the last unmasked row (T if none)
@@ -134,6 +136,7 @@ def learner_pass(
                 hp.learning_rate,
                 epochs,
                 config,
+                hp.momentum,
             )
         else:
             # The step's ring buffer after k + 1 insertions: position j holds event
@@ -143,7 +146,15 @@ def learner_pass(
             xb = jnp.concatenate([x[row][None], x[replayed]])
             yb = jnp.concatenate([labels[row][None], labels[replayed]])
             params, opt_state = train_on_batch(
-                params, opt_state, xb, yb, train_keys[k], hp.learning_rate, epochs, config
+                params,
+                opt_state,
+                xb,
+                yb,
+                train_keys[k],
+                hp.learning_rate,
+                epochs,
+                config,
+                hp.momentum,
             )
         return params, opt_state, s_hat
 

@@ -82,7 +82,7 @@ from messjax.core.types import Hyperparams, float_dtype, make_hparams
 #: clip of the Thompson draws before the logit
 THETA_EPS = 1e-6
 #: messjax's settings of the shared hyperparameters (V unit-free; lr of the residual head)
-DEFAULT_HPARAMS = dict(V=1.0, c=0.1, learning_rate=0.2, relative_V=1)
+DEFAULT_HPARAMS = dict(V=1.0, c=0.05, learning_rate=0.2, relative_V=1)
 
 
 @struct.dataclass
@@ -106,7 +106,7 @@ class PolicyParams:
 
 
 POLICY_PARAM_NAMES = ("prior", "ts_temp", "margin", "impute_z", "l2")
-DEFAULT_POLICY = dict(prior=2.0, ts_temp=0.5, margin=3.0, impute_z=0.5, l2=1e-3)
+DEFAULT_POLICY = dict(prior=2.0, ts_temp=0.5, margin=3.0, impute_z=1.0, l2=1e-3)
 
 
 def default_policy_params(**overrides: Any) -> PolicyParams:

@@ -9,11 +9,13 @@ random numbers. Per request t = 1..T:
 2. ``s_hat = sigmoid(head(x_t))`` (dropout off); on exploration serve model M-1, else
    ``m* = argmin_m V * E_hat[m] + Q * (alpha - s_hat[m])`` (``np.argmin``: ties to the lowest
    index); E_hat is the true ``E[:, t]`` for the ``oracle`` estimator;
-3. on exploration with feedback, ``epochs`` steps of SGD on the BCE of ``(x_t, s[:, t])``:
-   manual backprop through Linear-LayerNorm-ReLU-Dropout-Linear (or Linear), the dropout mask of
-   step i drawn as ``bernoulli(fold_in(train_key, i), 1 - rate, (hidden,))``, then
-   ``g <- g if |g| < 1 else g / |g|`` (global norm), ``g <- g + 0.01 p``, ``m <- g + 0.9 m``,
-   ``p <- p - lr m``;
+3. on exploration with feedback (every exploration with ``sparse_training =
+   all_explorations``), ``epochs`` steps of SGD on the BCE of ``(x_t, s[:, t])`` averaged over
+   ``n = config.copies`` copies: manual backprop through
+   Dropout-Linear-LayerNorm-ReLU-Dropout-Linear (or Linear), the copies' keep-masks of step i
+   drawn by the engine's ``head_masks(fold_in(train_key, i), (n,), config)``, then
+   ``g <- g if |g| < 1 else g / |g|`` (global norm), ``g <- g + 0.01 p``,
+   ``m <- g + momentum m``, ``p <- p - lr m``;
 4. ``Q <- max(0, Q + alpha - s_t)`` only with feedback, the ideal queue always; cost charged
    ``sum_m E[m, t]`` on exploration, ``E[m*, t]`` otherwise, plus ``inference_cost`` and
    ``epochs * training_cost`` when it trained; E_hat: ``last_explore`` overwrites with
@@ -41,8 +43,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from messjax.core.step import request_randomness
-from messjax.core.types import COST_ESTIMATORS, EngineConfig, Hyperparams, make_hparams
-from messjax.predictor import LAYERNORM_EPS
+from messjax.core.types import (
+    CHOICE_LEAVES,
+    SPARSE_TRAINING,
+    EngineConfig,
+    Hyperparams,
+    make_hparams,
+)
+from messjax.predictor import LAYERNORM_EPS, head_masks
 
 __all__ = ["Coins", "draw_coins", "numpy_loop_seconds_per_request", "reference_episode"]
 
@@ -68,7 +76,9 @@ class Coins(NamedTuple):
     Attributes:
       u_explore, u_feedback: ``[T]`` uniforms of ``request_randomness(key, t)``, t = 1..T.
       train_keys: ``[T]`` (typed or raw) keys, the third output of ``request_randomness``.
-      dropout_masks: ``{t_index: [epochs, hidden] bool}`` for the requests that train.
+      dropout_masks: ``{t_index: (input [epochs, n, d], hidden [epochs, n, h])}`` keep-masks
+        (bool, ``None`` for a rate of 0) of the ``n = config.copies`` copies, for the requests
+        that train.
     """
 
     u_explore: np.ndarray
@@ -85,8 +95,9 @@ def _hp_values(hp: Mapping | Hyperparams) -> dict:
     if unknown:
         raise KeyError(f"unknown hyperparameters {sorted(unknown)}")
     v = {**_DEFAULTS, **hp}
-    est = v["cost_estimator"]
-    v["cost_estimator"] = COST_ESTIMATORS.index(est) if isinstance(est, str) else int(est)
+    for key, choices in CHOICE_LEAVES.items():
+        val = v[key]
+        v[key] = choices.index(val) if isinstance(val, str) else int(val)
     v["epochs"] = int(v["epochs"])
     v["relative_V"] = int(v["relative_V"])
     for k in (
@@ -97,6 +108,7 @@ def _hp_values(hp: Mapping | Hyperparams) -> dict:
         "feedback_rate",
         "inference_cost",
         "training_cost",
+        "momentum",
     ):
         v[k] = float(np.asarray(v[k]))
     return v
@@ -113,13 +125,13 @@ def _batched_randomness(key, T: int):
 _MASK_CHUNK = 1024
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4))
-def _batched_masks(train_keys, request, step, hidden: int, rate: float):
-    """Mask of gradient step ``step[j]`` of request ``request[j]``, as ``train_on_example``
-    draws it: ``bernoulli(fold_in(train_key, step), 1 - rate, (hidden,))``."""
+@functools.partial(jax.jit, static_argnums=3)
+def _batched_masks(train_keys, request, step, config: EngineConfig):
+    """Masks of gradient step ``step[j]`` of request ``request[j]``, as ``train_on_example``
+    draws them: ``head_masks(fold_in(train_key, step), (config.copies,), config)``."""
 
     def one(k, i):
-        return jax.random.bernoulli(jax.random.fold_in(k, i), 1.0 - rate, (hidden,))
+        return head_masks(jax.random.fold_in(k, i), (config.copies,), config)
 
     return jax.vmap(one)(train_keys[request], step)
 
@@ -130,31 +142,40 @@ def draw_coins(key, T: int, hp: Mapping | Hyperparams, config: EngineConfig) -> 
     u_e, u_f, train_keys = _batched_randomness(key, T)
     u_e, u_f = np.asarray(u_e), np.asarray(u_f)
     masks = {}
-    if config.head == "mlp" and config.dropout > 0 and v["epochs"] > 0:
+    if config.has_dropout and v["epochs"] > 0:
         explore, feedback = _flags(u_e, u_f, v)
-        trains = np.flatnonzero(explore & feedback)
+        trains = np.flatnonzero(_trains(explore, feedback, v))
         epochs = v["epochs"]
         request = np.repeat(trains, epochs).astype(np.int32)
         step = np.tile(np.arange(epochs, dtype=np.int32), trains.size)
         n = -(-request.size // _MASK_CHUNK) * _MASK_CHUNK
         request, step = (np.pad(a, (0, n - a.size)) for a in (request, step))
-        drawn = np.concatenate(
-            [
-                np.asarray(
-                    _batched_masks(
-                        train_keys,
-                        request[j : j + _MASK_CHUNK],
-                        step[j : j + _MASK_CHUNK],
-                        config.hidden,
-                        float(config.dropout),
-                    )
-                )
-                for j in range(0, n, _MASK_CHUNK)
-            ]
-            or [np.zeros((0, config.hidden), bool)]
-        )
-        masks = {int(i): drawn[j * epochs : (j + 1) * epochs] for j, i in enumerate(trains)}
+        chunks = [
+            _batched_masks(
+                train_keys, request[j : j + _MASK_CHUNK], step[j : j + _MASK_CHUNK], config
+            )
+            for j in range(0, n, _MASK_CHUNK)
+        ]
+
+        def gather(part):
+            if not chunks or chunks[0][part] is None:
+                return None
+            return np.concatenate([np.asarray(c[part]) for c in chunks])
+
+        keep_in, keep_hidden = gather(0), gather(1)
+        for j, i in enumerate(trains):
+            rows = slice(j * epochs, (j + 1) * epochs)
+            masks[int(i)] = (
+                None if keep_in is None else keep_in[rows],
+                None if keep_hidden is None else keep_hidden[rows],
+            )
     return Coins(u_explore=u_e, u_feedback=u_f, train_keys=train_keys, dropout_masks=masks)
+
+
+def _trains(explore, feedback, v: dict) -> np.ndarray:
+    """The requests the predictor trains on (``sparse_training``)."""
+    every = v["sparse_training"] == SPARSE_TRAINING.index("all_explorations")
+    return explore & (feedback | every)
 
 
 def _flags(u_explore, u_feedback, v: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -205,14 +226,16 @@ def reference_episode(
     if coins is None:
         coins = draw_coins(key, T, v, config)
     alpha, V, lr, epochs = v["alpha"], v["V"], v["learning_rate"], v["epochs"]
-    estimator = COST_ESTIMATORS[v["cost_estimator"]]
+    estimator = CHOICE_LEAVES["cost_estimator"][v["cost_estimator"]]
     mlp = config.head == "mlp"
     keep_prob = 1.0 - config.dropout
-    mom, wd, clip = config.momentum, config.weight_decay, config.clip_norm
+    keep_in_prob = 1.0 - config.input_dropout
+    copies = config.copies
+    mom, wd, clip = v["momentum"], config.weight_decay, config.clip_norm
 
     # ---------------------------------------------------------------- coins (no loop needed)
     explore, feedback = _flags(coins.u_explore, coins.u_feedback, v)
-    steps = np.where(explore & feedback, epochs, 0)
+    steps = np.where(_trains(explore, feedback, v), epochs, 0)
     inference_cost = v["inference_cost"]
     training_cost = steps * v["training_cost"]  # charged per gradient step
 
@@ -250,34 +273,40 @@ def reference_episode(
         out += 1.0
         np.reciprocal(out, out=out)
 
-    def sgd_step(xt, yt, keep):
-        """One step of clip -> decayed weights -> momentum SGD on mean_m BCE(head(x_t), s_t)."""
-        # Forward, training mode.
+    def sgd_step(xt, yt, keep_in, keep_hidden):
+        """One step of clip -> decayed weights -> momentum SGD on the mean over ``copies``
+        copies and the M models of BCE(head(x_t), s_t); ``keep_*``: the copies' masks."""
+        # Forward, training mode, every copy at once ([n, .] rows).
+        A = np.broadcast_to(xt, (copies, xt.shape[0]))
+        if keep_in is not None:
+            A = np.where(keep_in, A / keep_in_prob, 0.0)
         if mlp:
-            hc = xt @ W1 + b1
-            hc -= np.add.reduce(hc) / H
-            rstd = 1.0 / math.sqrt(float(np.dot(hc, hc)) / H + LAYERNORM_EPS)
+            hc = A @ W1 + b1
+            hc = hc - hc.mean(1, keepdims=True)
+            rstd = 1.0 / np.sqrt((hc * hc).mean(1, keepdims=True) + LAYERNORM_EPS)
             y = hc * (ns * rstd) + nb  # flax: (x - mean) * (rsqrt(var + eps) * scale) + bias
-            active = keep & (y > 0)  # ReLU then dropout
+            active = y > 0 if keep_hidden is None else keep_hidden & (y > 0)  # ReLU, dropout
             a = np.where(active, y / keep_prob, 0.0)
             logits = a @ W2 + b2
         else:
-            logits = xt @ W2 + b2
-        # Backward: d mean_m BCE(z_m, s_m) / dz = (sigmoid(z) - s) / M.
-        dz = (_sigmoid(logits) - yt) / M
-        gb2[...] = dz
+            logits = A @ W2 + b2
+        # Backward: d mean_{j,m} BCE(z_jm, s_m) / dz_jm = (sigmoid(z_jm) - s_m) / (n M).
+        dz = (_sigmoid(logits) - yt) / (M * copies)
+        gb2[...] = dz.sum(0)
         if mlp:
-            np.multiply.outer(a, dz, out=gW2)
-            dy = np.where(active, (W2 @ dz) / keep_prob, 0.0)
+            np.matmul(a.T, dz, out=gW2)
+            dy = np.where(active, (dz @ W2.T) / keep_prob, 0.0)
             xhat = hc * rstd
-            np.multiply(dy, xhat, out=gns)
-            gnb[...] = dy
+            gns[...] = (dy * xhat).sum(0)
+            gnb[...] = dy.sum(0)
             dxhat = dy * ns
-            dh = rstd * (dxhat - np.add.reduce(dxhat) / H - xhat * (np.dot(dxhat, xhat) / H))
-            gb1[...] = dh
-            np.multiply.outer(xt, dh, out=gW1)
+            dh = rstd * (
+                dxhat - dxhat.mean(1, keepdims=True) - xhat * (dxhat * xhat).mean(1, keepdims=True)
+            )
+            gb1[...] = dh.sum(0)
+            np.matmul(A.T, dh, out=gW1)
         else:
-            np.multiply.outer(xt, dz, out=gW2)
+            np.matmul(A.T, dz, out=gW2)
         # clip_by_global_norm (norm over the leaves in tree order) -> add_decayed_weights -> sgd.
         norm = math.sqrt(sum(float(np.vdot(g, g)) for g in G))
         for p, g, tr in zip(P, G, TR, strict=True):
@@ -305,8 +334,7 @@ def reference_episode(
     V_costs = V * costs  # the oracle's V * E_hat, every request at once
     cost_sum = np.zeros(M, dtype)
     cost_count = np.zeros(M, dtype)
-    keep_all = np.ones(H, bool)
-    masks = coins.dropout_masks if mlp and config.dropout > 0 else None
+    masks = coins.dropout_masks if config.has_dropout else None
     oracle = estimator == "oracle"
     relative_V = bool(v["relative_V"])
     running_mean = estimator == "running_mean"
@@ -339,7 +367,16 @@ def reference_episode(
         model[i] = m
         # 3. train on explorations with feedback
         for k in range(steps_i):
-            sgd_step(x[i], labels[i], keep_all if masks is None else masks[i][k])
+            if masks is None:
+                sgd_step(x[i], labels[i], None, None)
+            else:
+                keep_in, keep_hidden = masks[i]
+                sgd_step(
+                    x[i],
+                    labels[i],
+                    None if keep_in is None else keep_in[k],
+                    None if keep_hidden is None else keep_hidden[k],
+                )
         # 4. queues, cost, E_hat
         s = label_rows[i][m]
         satisfaction[i] = s

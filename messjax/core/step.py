@@ -7,7 +7,8 @@ A request passes four pure functions, in this order:
 2. :func:`queue_decide` — ``m* = argmin_m V * E_hat[m] + Q * (alpha - s_hat[m])`` (ties to the
    cheapest model; with ``relative_V`` E_hat is divided by max_m E_hat[m]), or the largest
    model when exploring;
-3. :func:`learner_update` — on an exploration with feedback, ``epochs`` SGD steps on
+3. :func:`learner_update` — on an exploration with feedback (or on every exploration, the
+   authors' simulator, with ``sparse_training = all_explorations``), ``epochs`` SGD steps on
    ``(x_t, s[:, t])``;
 4. :func:`queue_update` — ``Q <- max(0, Q + alpha - s_t)`` (only with feedback; the ideal queue
    always), the cost estimate, and the cost charged.
@@ -25,6 +26,7 @@ import jax.numpy as jnp
 
 from messjax.core.types import (
     COST_ESTIMATORS,
+    SPARSE_TRAINING,
     Decision,
     EngineConfig,
     Hyperparams,
@@ -46,6 +48,7 @@ from messjax.predictor import (
 
 RUNNING_MEAN = COST_ESTIMATORS.index("running_mean")
 ORACLE = COST_ESTIMATORS.index("oracle")
+ALL_EXPLORATIONS = SPARSE_TRAINING.index("all_explorations")
 
 
 def explore_prob(t: jax.Array, c: jax.Array) -> jax.Array:
@@ -80,6 +83,12 @@ def cost_scale(cost_estimate, relative_V) -> jax.Array:
     multiplying every cost by a constant."""
     dearest = jnp.max(cost_estimate)
     return jnp.where((relative_V != 0) & (dearest > 0), dearest, 1.0)
+
+
+def trains_on(explore, feedback, hp: Hyperparams) -> jax.Array:
+    """Whether the predictor trains on this request: an exploration with feedback
+    (``feedback_only``), or any exploration (``all_explorations``, the authors' simulator)."""
+    return explore & (feedback | (hp.sparse_training == ALL_EXPLORATIONS))
 
 
 def next_queue(queue, alpha, satisfaction) -> jax.Array:
@@ -146,14 +155,14 @@ def queue_decide(queue: QueueState, explore, s_hat, costs, hp: Hyperparams, conf
 def learner_update(
     learner: LearnerState, x, labels, explore, feedback, hp: Hyperparams, config: EngineConfig
 ) -> LearnerState:
-    """Train on (x, labels) if this was an exploration with feedback; advance the clock.
+    """Train on (x, labels) if :func:`trains_on` says so; advance the clock.
 
     With ``config.replay > 0`` the example first enters the replay buffer and each gradient
     step uses it plus ``replay_batch - 1`` stored examples (:func:`replay_positions`).
     """
     t = learner.t + 1
     _, _, train_key = request_randomness(learner.key, t)
-    trains = explore & feedback
+    trains = trains_on(explore, feedback, hp)
     # A trip count of 0 skips training without lax.cond, which vmap would turn into a select
     # that trains on every request.
     epochs = jnp.where(trains, hp.epochs, 0)
@@ -167,6 +176,7 @@ def learner_update(
             hp.learning_rate,
             epochs,
             config,
+            hp.momentum,
         )
         return learner.replace(params=params, opt_state=opt_state, t=t)
     buf = learner.replay
@@ -180,7 +190,15 @@ def learner_update(
     xb = jnp.concatenate([x[None], buf.x[replayed]])
     yb = jnp.concatenate([labels[None], buf.labels[replayed]])
     params, opt_state = train_on_batch(
-        learner.params, learner.opt_state, xb, yb, train_key, hp.learning_rate, epochs, config
+        learner.params,
+        learner.opt_state,
+        xb,
+        yb,
+        train_key,
+        hp.learning_rate,
+        epochs,
+        config,
+        hp.momentum,
     )
     return learner.replace(params=params, opt_state=opt_state, t=t, replay=buf)
 
@@ -193,7 +211,7 @@ def queue_update(
     M = costs.shape[-1]
     queried = jnp.where(explore, jnp.ones((M,), bool), jnp.arange(M) == model)
     cost = jnp.where(explore, costs.sum(), costs[model]) + hp.inference_cost
-    cost = cost + jnp.where(explore & feedback, hp.epochs, 0) * hp.training_cost
+    cost = cost + jnp.where(trains_on(explore, feedback, hp), hp.epochs, 0) * hp.training_cost
     cost_sum = queue.cost_sum + jnp.where(queried, costs, 0.0)
     cost_count = queue.cost_count + queried
     last_explore = jnp.where(explore, costs, queue.cost_estimate)

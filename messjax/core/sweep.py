@@ -7,7 +7,8 @@ runs alone, in a chunk, or sharded over devices.
 
 Two methods:
 - ``"fast"`` (default): one :func:`~messjax.core.fast.learner_pass` per distinct learner
-  trajectory (seed, c, learning_rate, epochs, feedback_rate), then the routing pass vmapped
+  trajectory (seed, c, learning_rate, epochs, feedback_rate, momentum, sparse_training),
+  then the routing pass vmapped
   over every cell;
 - ``"generic"``: :func:`~messjax.core.episode.run_episode` vmapped over cells (the reference
   scan of the full step, used to check the fast path).
@@ -32,12 +33,13 @@ from jax.sharding import Mesh, PartitionSpec
 
 from messjax.core.episode import Stream, Summary, run_episode
 from messjax.core.fast import BIG_WINDOW, learner_pass, routing_pass
+from messjax.core.step import ALL_EXPLORATIONS
 from messjax.core.types import HPARAM_NAMES, EngineConfig, Hyperparams, make_hparams
 from messjax.data.streams import permutation
 from messjax.errors import ConfigError
 
 #: Hyperparameters that determine the learner trajectory (the rest only affect routing).
-LEARNER_KEYS = ("c", "learning_rate", "epochs", "feedback_rate")
+LEARNER_KEYS = ("c", "learning_rate", "epochs", "feedback_rate", "momentum", "sparse_training")
 
 
 def request_order(num_requests: int, seed: int) -> np.ndarray:
@@ -434,7 +436,7 @@ def _balance(work: np.ndarray, num_devices: int) -> np.ndarray:
 def _run_fast(
     x, labels, costs, mask, cells: Grid, stream_of, order_of, config, trace_every, num_devices
 ):
-    # One learner trajectory per distinct (stream, seed, c, learning_rate, epochs, feedback_rate).
+    # One learner trajectory per distinct (stream, seed, *LEARNER_KEYS).
     sig = np.stack(
         [stream_of.astype(np.float64), cells.seeds.astype(np.float64)]
         + [np.asarray(getattr(cells.hparams, k), np.float64) for k in LEARNER_KEYS],
@@ -451,9 +453,8 @@ def _run_fast(
         work = np.empty(len(first))
         keys = zip(stream_of[first].tolist(), cells.seeds[first].tolist(), strict=True)
         for j, key in enumerate(keys):
-            events = _expected_events(
-                int(valid[order_of[key]].sum()), hp["c"][j], hp["feedback_rate"][j]
-            )
+            f = 1.0 if hp["sparse_training"][j] == ALL_EXPLORATIONS else hp["feedback_rate"][j]
+            events = _expected_events(int(valid[order_of[key]].sum()), hp["c"][j], f)
             work[j] = events * (hp["epochs"][j] + 1) + len(order_of[key]) / BIG_WINDOW
         placed = _balance(work, num_devices)
     else:
@@ -492,6 +493,7 @@ def _run_fast(
 
 
 def _expected_events(num_requests: int, c: float, feedback_rate: float) -> float:
-    """E[number of explorations with feedback] = f * sum_t min(1, c / t^(1/4))."""
+    """E[number of training events] = f * sum_t min(1, c / t^(1/4)) (f = 1 when every
+    exploration trains)."""
     t = np.arange(1, num_requests + 1, dtype=np.float64)
     return float(feedback_rate * np.minimum(1.0, c / t**0.25).sum())

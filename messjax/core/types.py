@@ -14,7 +14,13 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from messjax.core.names import COST_ESTIMATORS, HEADS, HPARAM_NAMES, INT_LEAVES
+from messjax.core.names import (
+    COST_ESTIMATORS,
+    HEADS,
+    HPARAM_NAMES,
+    INT_LEAVES,
+    SPARSE_TRAINING,
+)
 from messjax.errors import ConfigError
 
 
@@ -32,6 +38,8 @@ class Hyperparams:
       V: cost/satisfaction trade-off of the drift-plus-penalty rule (unit: 1 / cost unit).
       c: exploration constant, p_t = min(1, c / t^(1/4)).
       learning_rate: SGD learning rate of the satisfaction predictor.
+      momentum: SGD momentum of the predictor (the authors': 0.9, or 0.95 on BoolQ, SciQ and
+        SocialIQA; a leaf so that tasks with different presets share one jitted call).
       epochs: gradient steps on each exploration's example.
       feedback_rate: probability f that a request yields satisfaction feedback.
       cost_estimator: index into :data:`COST_ESTIMATORS`.
@@ -41,6 +49,8 @@ class Hyperparams:
         to joules); 1 = V multiplies E_hat / max_m E_hat, the cost estimates relative to the
         dearest model's, so one V means the same trade-off on any cost unit or zoo
         (multiplying every cost by a constant leaves every decision unchanged).
+      sparse_training: index into :data:`SPARSE_TRAINING`: whether an exploration without
+        feedback trains the predictor.
     """
 
     alpha: jax.Array
@@ -53,10 +63,14 @@ class Hyperparams:
     inference_cost: jax.Array
     training_cost: jax.Array
     relative_V: jax.Array
+    momentum: jax.Array
+    sparse_training: jax.Array
 
 
 if HPARAM_NAMES != tuple(f.name for f in dataclasses.fields(Hyperparams)):  # one list of names
     raise ImportError("messjax.core.names.HPARAM_NAMES must list Hyperparams' fields in order")
+#: Leaves given by name (a value of the tuple) or by index.
+CHOICE_LEAVES = {"cost_estimator": COST_ESTIMATORS, "sparse_training": SPARSE_TRAINING}
 
 
 def make_hparams(
@@ -70,32 +84,36 @@ def make_hparams(
     inference_cost: Any = 0.0,
     training_cost: Any = 0.0,
     relative_V: Any = 0,
+    momentum: Any = 0.9,
+    sparse_training: Any = "feedback_only",
     *,
     validate: bool = True,
 ) -> Hyperparams:
     """Build :class:`Hyperparams` from Python/NumPy values (scalars or equal-shaped arrays).
 
-    ``cost_estimator`` may be a name from :data:`COST_ESTIMATORS` or its index. With
-    ``validate`` (default) out-of-range values raise :class:`ConfigError` naming the key:
-    alpha in (0, 1), V > 0, c > 0, learning_rate >= 0, epochs >= 0, feedback_rate in (0, 1],
-    costs >= 0, relative_V in {0, 1} (or a bool).
+    ``cost_estimator`` and ``sparse_training`` may be names (:data:`COST_ESTIMATORS`,
+    :data:`SPARSE_TRAINING`) or indices. With ``validate`` (default) out-of-range values raise
+    :class:`ConfigError` naming the key: alpha in (0, 1), V > 0, c > 0, learning_rate >= 0,
+    epochs >= 0, feedback_rate in (0, 1], costs >= 0, relative_V in {0, 1} (or a bool),
+    momentum in [0, 1).
     """
     import numpy as np
 
-    if isinstance(cost_estimator, str) or (
-        isinstance(cost_estimator, (list, tuple))
-        and cost_estimator
-        and isinstance(cost_estimator[0], str)
-    ):
-        names = [cost_estimator] if isinstance(cost_estimator, str) else list(cost_estimator)
-        for n in names:
-            if n not in COST_ESTIMATORS:
-                raise ConfigError(
-                    "cost_estimator",
-                    f"unknown value {n!r}; choose from {', '.join(COST_ESTIMATORS)}",
-                )
-        idx = [COST_ESTIMATORS.index(n) for n in names]
-        cost_estimator = idx[0] if isinstance(cost_estimator, str) else idx
+    def index_of(key, value):
+        choices = CHOICE_LEAVES[key]
+        if isinstance(value, str) or (
+            isinstance(value, (list, tuple)) and value and isinstance(value[0], str)
+        ):
+            names = [value] if isinstance(value, str) else list(value)
+            for n in names:
+                if n not in choices:
+                    raise ConfigError(key, f"unknown value {n!r}; choose from {', '.join(choices)}")
+            idx = [choices.index(n) for n in names]
+            return idx[0] if isinstance(value, str) else idx
+        return value
+
+    cost_estimator = index_of("cost_estimator", cost_estimator)
+    sparse_training = index_of("sparse_training", sparse_training)
     values = dict(
         alpha=alpha,
         V=V,
@@ -107,6 +125,8 @@ def make_hparams(
         inference_cost=inference_cost,
         training_cost=training_cost,
         relative_V=relative_V,
+        momentum=momentum,
+        sparse_training=sparse_training,
     )
     arrays = {k: np.asarray(v) for k, v in values.items()}
     if validate:
@@ -124,6 +144,11 @@ def make_hparams(
             "inference_cost": (lambda a: a >= 0, "must be >= 0"),
             "training_cost": (lambda a: a >= 0, "must be >= 0"),
             "relative_V": (lambda a: (a == 0) | (a == 1), "must be 0 or 1 (or a bool)"),
+            "momentum": (lambda a: (a >= 0) & (a < 1), "must be in [0, 1)"),
+            "sparse_training": (
+                lambda a: (a >= 0) & (a < len(SPARSE_TRAINING)),
+                f"must index {SPARSE_TRAINING}",
+            ),
         }
         for key, (ok, msg) in checks.items():
             a = arrays[key]
@@ -152,8 +177,15 @@ class EngineConfig:
       hidden_dim: width of the MLP head's hidden layer. Default: feature_dim as in the paper
         (Linear(d, d)) for dense encoder embeddings (d <= 1024); 256 for wider, sparse inputs
         such as the 4096 hashed n-grams, where a d x d layer would cost 16M parameters.
-      dropout: dropout rate of the MLP head during training.
-      momentum, weight_decay, clip_norm: the Optax chain of MESSPLUS.md section 4.
+      dropout: dropout rate of the MLP head's hidden layer during training.
+      input_dropout: dropout rate on the input embedding of the MLP head during training (the
+        authors' head: 0.1; 0 turns it off).
+      n_dup: copies of the example in each online gradient step, each with its own dropout
+        masks, loss averaged (the authors' update; ``None``: :func:`messjax.paper.paper_n_dup`,
+        14 for 3 models; 1 turns it off). Without any dropout the copies are identical and
+        one is computed.
+      weight_decay, clip_norm: the Optax chain of MESSPLUS.md section 4 (the momentum is a
+        :class:`Hyperparams` leaf).
       replay: capacity of an exploration replay buffer (0: the paper, each exploration trains
         on its own example only). With replay > 0 every gradient step uses the new example
         plus ``replay_batch - 1`` examples drawn uniformly from the last ``replay``
@@ -167,7 +199,8 @@ class EngineConfig:
     head: str = "mlp"
     hidden_dim: int | None = None
     dropout: float = 0.1
-    momentum: float = 0.9
+    input_dropout: float = 0.1
+    n_dup: int | None = None
     weight_decay: float = 0.01
     clip_norm: float = 1.0
     replay: int = 0
@@ -182,10 +215,31 @@ class EngineConfig:
             raise ConfigError("feature_dim", "must be >= 1")
         if not 0 <= self.dropout < 1:
             raise ConfigError("dropout", f"must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.input_dropout < 1:
+            raise ConfigError("input_dropout", f"must be in [0, 1), got {self.input_dropout}")
+        if self.n_dup is not None and self.n_dup < 1:
+            raise ConfigError("n_dup", f"must be >= 1, got {self.n_dup}")
         if self.replay < 0:
             raise ConfigError("replay", f"must be >= 0, got {self.replay}")
         if self.replay_batch < 1:
             raise ConfigError("replay_batch", f"must be >= 1, got {self.replay_batch}")
+
+    @property
+    def has_dropout(self) -> bool:
+        """Whether training draws dropout masks (MLP head with a non-zero rate)."""
+        return self.head == "mlp" and (self.dropout > 0 or self.input_dropout > 0)
+
+    @property
+    def copies(self) -> int:
+        """Copies per online gradient step: ``n_dup`` (paper default), 1 without dropout
+        (identical copies average to the one-copy gradient)."""
+        if not self.has_dropout:
+            return 1
+        if self.n_dup is not None:
+            return self.n_dup
+        from messjax.paper import paper_n_dup
+
+        return paper_n_dup(self.num_models)
 
     @property
     def hidden(self) -> int:
