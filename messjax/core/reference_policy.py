@@ -71,6 +71,8 @@ _HP_DEFAULTS = {
     },
     **policy.DEFAULT_HPARAMS,
 }
+#: the shared hyperparameters the policy reads (the others are ignored)
+_HP_READ = ("alpha", "V", "c", "learning_rate", "feedback_rate", "inference_cost")
 #: floor of the Thompson temperature (the code's ``max(ts_temp, 1e-6)``)
 TS_TEMP_FLOOR = 1e-6
 EPS = policy.THETA_EPS
@@ -120,9 +122,8 @@ def _values(hp, pp) -> tuple[dict, dict]:
     unknown = (set(hp) - set(_HP_DEFAULTS)) | (set(pp) - set(policy.POLICY_PARAM_NAMES))
     if unknown:
         raise KeyError(f"unknown hyperparameters {sorted(unknown)}")
-    h = {
-        k: float(np.asarray(v)) for k, v in {**_HP_DEFAULTS, **hp}.items() if k != "cost_estimator"
-    }
+    h = {**_HP_DEFAULTS, **hp}
+    h = {k: float(np.asarray(h[k])) for k in _HP_READ}
     p = {k: float(np.asarray(v)) for k, v in {**policy.DEFAULT_POLICY, **pp}.items()}
     return h, p
 
