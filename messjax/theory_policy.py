@@ -132,7 +132,7 @@ __all__ = [
 #: violation falls like T^(-1/2) at zero slack, as for MESS+. The adjusted cost gap falls with
 #: V onto a floor (items 1-2 above); Theorem 2 only bounds it by B / V + floor, and messjax's
 #: gap is far below B / V and reaches its floor by V ~ 5, so the fitted exponent is not pinned
-#: to -1 (measured -1.3 at 8,192 requests, -2.1 at 65,536): the range asks for a clear fall
+#: to -1 (measured -1.3 at 8,192 requests, -2.3 at 65,536): the range asks for a clear fall
 #: (< -0.3) and a fit off the slope grid's edge (> -3).
 POLICY_CHECK_RANGES = {"violation_slope_T": (-1.0, -0.25), "cost_gap_slope_V": (-2.99, -0.3)}
 
