@@ -19,7 +19,8 @@ METHODS = {
     "messplus": ("C0", "o", 7),
     "single-medium": ("C2", "s", 6),
     "single-large": ("C7", "s", 6),
-    "random-constraint": ("C1", "D", 6),
+    "mixture-lp": ("C1", "D", 6),
+    "random-constraint": ("C1", "D", 6),  # the name of mixture-lp in older tables
     "oracle": ("k", "x", 6),
     "routellm-train": ("C4", "^", 6),
     "routerdc-train": ("C5", "v", 6),
@@ -31,6 +32,7 @@ def main() -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from messjax.commands.reproduce import read_csv
@@ -69,6 +71,14 @@ def main() -> int:
                 label=method + (" *" if hind else ""),
             )
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        lo_x, hi_x = ax.get_xlim()
+        narrow = hi_x / lo_x < 10  # no decade tick inside: label the minor ticks
+        ax.xaxis.set_minor_formatter(
+            matplotlib.ticker.FormatStrFormatter("%g")
+            if narrow
+            else matplotlib.ticker.NullFormatter()
+        )
         ax.set_title(f"{name}: {task} (α = {alpha:g})", fontsize=9)
         lo = min(-4.0, ax.get_ylim()[0])
         ax.set_ylim(max(lo, -12), max(4.0, ax.get_ylim()[1]))

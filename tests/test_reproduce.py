@@ -20,6 +20,7 @@ REQUIRED = (
 def _methods(models):
     return {
         "messplus",
+        "messjax",
         "educated-guess",
         "mixture-lp",
         "oracle",
@@ -71,6 +72,7 @@ def test_cli_synthetic(tmp_path):
             if r["method"] != "single-small":  # the only one allowed below the SLA floor
                 assert float(r["cost_mj"]) >= oracle * (1 - 1e-6) or r["sla_met"] == "False"
         assert float(sel["messplus"]["explore_share"]) > 0
+        assert float(sel["messjax"]["explore_share"]) > 0  # t = 1 queries every model
     md = (out / "table.md").read_text()
     assert "| arc_challenge | 0.5 | messplus |" in md and "Mean over the 2 tasks" in md
     for task in ("arc_challenge", "boolq"):

@@ -31,8 +31,8 @@ Decide (request t, embedding x), :func:`decide`:
      step's, so the feedback coins equal MESS+'s); ``k_ts = fold_in(k_t, 1)``.
   2. base rates: posterior mean ``p = k / n``; Thompson draw
      ``theta = clip(Beta(k_ts; k / tau^2, (n - k) / tau^2), eps, 1 - eps)`` with
-     ``tau = max(ts_temp, 1e-6)``, ``eps = 1e-6`` (``jax.random.beta`` with key ``k_ts``,
-     shape [M]); with ``ts_temp = 0``, ``theta = clip(p, eps, 1 - eps)`` (no draw used).
+     ``tau^2 = max(ts_temp, 1e-6)^2``, ``eps = 1e-6`` (``jax.random.beta(k_ts, a, b,
+     dtype=float_dtype())``, shape [M]); with ``ts_temp = 0`` theta = clip(p) (no draw used).
   3. predicted satisfaction ``s_hat[m] = sigmoid(logit(theta[m]) + W[m] . x)``.
   4. cost estimate ``E_hat[m] = cost_sum[m] / cost_count[m]`` where ``cost_count[m] > 0``,
      else ``max`` of the known ones (1 if none); relative
