@@ -311,3 +311,43 @@ def test_cli_strict_flag(quick_report, monkeypatch, capsys):
     assert "violation_slope_T" in out.out
     ok = all(quick_report["in_target"].values())
     assert code == (0 if ok else 1)
+
+
+# ------------------------------------------------------------------------------ messjax policy
+def test_policy_tracking_identity_and_credit_exponent():
+    from messjax.theory_policy import credit_exponent, tracked_satisfaction
+
+    # mean s = alpha + (margin - D_T) / T
+    assert tracked_satisfaction(0.7, 3.0, [3.0, 13.0, -7.0], 100) == pytest.approx([0.7, 0.6, 0.8])
+    eta = credit_exponent(0.7, 0.43)
+    assert eta > 0
+    assert 0.43 * math.exp(eta * 0.3) + 0.57 * math.exp(-eta * 0.7) == pytest.approx(1.0)
+    assert credit_exponent(0.7, 0.75) == 0.0  # the cheapest model meets alpha: no drift back
+
+
+def test_cli_quick_messjax_policy_slopes(quick_report):
+    """messjax's slopes on the i.i.d. zoo beside MESS+'s, in sensible ranges at quick sizes."""
+    r = quick_report
+    mj = r["messjax"]
+    assert r["messjax_violation_slope_T"] == mj["violation_slope_T"]
+    assert r["messjax_cost_gap_slope_V"] == mj["cost_gap_slope_V"]
+    assert mj["quick"] is True
+    assert mj["in_range"] == {"violation_slope_T": True, "cost_gap_slope_V": True}, mj
+    lo, hi = mj["ranges"]["violation_slope_T"]
+    assert lo <= mj["violation_slope_T"] <= hi
+    checks = mj["checks"]
+    assert set(checks) == {"violation_vs_T", "cost_gap_vs_V", "tracking", "sparse_feedback"}
+    # the signed deficit: mean s = alpha + (margin - D_T) / T with full feedback (float32)
+    tr = checks["tracking"]
+    assert tr["identity_max_abs_error"] < 1e-4
+    # two-sided tracking where the deficit's ramp is short: |mean s - alpha| < 1 point
+    small_V = [
+        g
+        for V, g in zip(checks["cost_gap_vs_V"]["V"], tr["satisfaction_minus_alpha"], strict=True)
+        if V <= 4
+    ]
+    assert small_V and all(abs(g) < 0.01 for g in small_V)
+    # the satisfaction-adjusted cost gap falls with V onto a floor (>= 0 up to noise)
+    fit = checks["cost_gap_vs_V"]["fit"]
+    assert fit["floor"] > -0.01 and fit["a"] > 0
+    assert math.isfinite(checks["sparse_feedback"]["imputation_bias_per_request"])

@@ -2,8 +2,9 @@
 
 A thin wrapper around ``experiments/bench.py`` (loaded from the source checkout): 864 episodes
 (8 tasks x 3 seeds x 3 alphas x 4 V x 3 c, about 1.42 million request-steps), timed against the
-plain NumPy loop and against a loop in the style of the reference code; the report is printed
-as JSON and written with ``--json PATH``.
+plain NumPy loop and against a loop in the style of the reference code, and the same grid shape
+with the ``messjax`` policy against its NumPy loop (the report's ``messjax`` section); the
+report is printed as JSON and written with ``--json PATH``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="precomputed [T, d] MiniLM features of the zoo's texts (rows in table order), for "
         "machines without the encoder weights; encode_s is then not measured",
+    )
+    parser.add_argument(
+        "--messjax-only",
+        action="store_true",
+        help="time only the messjax policy's grid and its NumPy loop (skips MESS+'s grid, its "
+        "loops and the reference-style loop)",
     )
     parser.add_argument(
         "--note", default=None, help="free text stored in the report (e.g. the machine's load)"

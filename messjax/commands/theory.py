@@ -1,4 +1,5 @@
-"""``messjax theory [--json PATH] [--quick] [--strict]``: check the MESS+ bounds on the engine."""
+"""``messjax theory [--json PATH] [--quick] [--strict]``: check the MESS+ bounds on the engine,
+and measure the ``messjax`` policy's slopes beside them (:mod:`messjax.theory_policy`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sys
 NAME = "theory"
 HELP = (
     "measure the drift-plus-penalty bounds (violation vs T, cost gap vs V, queue vs V, "
-    "explorations) on an exactly solvable i.i.d. zoo"
+    "explorations) on an exactly solvable i.i.d. zoo, and the messjax policy's slopes beside "
+    "MESS+'s"
 )
 
 
@@ -31,10 +33,15 @@ def _fmt(v) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from messjax.theory import run_checks  # imported here: keeps `messjax --help` fast
+    from messjax.theory_policy import run_policy_checks
 
-    report = run_checks(
-        quick=args.quick, progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)
-    )
+    progress = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
+    report = run_checks(quick=args.quick, progress=progress)
+    if "messjax" not in report:  # the messjax policy on the same zoo and streams (issue 11)
+        report["messjax"] = run_policy_checks(quick=args.quick, progress=progress)
+        report["messjax_violation_slope_T"] = report["messjax"]["violation_slope_T"]
+        report["messjax_cost_gap_slope_V"] = report["messjax"]["cost_gap_slope_V"]
+        report["runtime_s"] += report["messjax"]["runtime_s"]
     checks = report["checks"]
     lo_v, hi_v = report["targets"]["violation_slope_T"]
     lo_c, hi_c = report["targets"]["cost_gap_slope_V"]
@@ -47,6 +54,16 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"  cost_gap_slope_V  = {_fmt(report['cost_gap_slope_V'])}  "
         f"(target [{lo_c}, {hi_c}], alpha = {checks['cost_gap_vs_V']['alpha']})"
+    )
+    mj = report["messjax"]
+    (lo_mv, hi_mv), (lo_mc, hi_mc) = (
+        mj["ranges"]["violation_slope_T"],
+        mj["ranges"]["cost_gap_slope_V"],
+    )
+    print(
+        f"  messjax policy: violation_slope_T = {_fmt(mj['violation_slope_T'])} (sensible "
+        f"[{lo_mv}, {hi_mv}]), cost_gap_slope_V = {_fmt(mj['cost_gap_slope_V'])} (sensible "
+        f"[{lo_mc}, {hi_mc}]; floor {_fmt(mj['checks']['cost_gap_vs_V']['fit']['floor'])})"
     )
     print("  largest queue vs Theorem 1c bound (per V, the run closest to its bound):")
     for V, q, b in zip(report["queue_V"], report["max_queue"], report["queue_bound"], strict=True):

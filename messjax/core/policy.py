@@ -35,11 +35,13 @@ Decide (request t, embedding x), :func:`decide`:
      dtype=float_dtype())``, shape [M]); with ``ts_temp = 0`` theta = clip(p) (no draw used).
   3. predicted satisfaction ``s_hat[m] = sigmoid(logit(theta[m]) + W[m] . x)``.
   4. cost estimate ``E_hat[m] = cost_sum[m] / cost_count[m]`` where ``cost_count[m] > 0``,
-     else ``max`` of the known ones (1 if none); relative ``E_rel = E_hat / max_m E_hat``.
+     else ``max`` of the known ones (1 if none); relative
+     ``E_rel = E_hat / max(max_m E_hat, tiny)``.
   5. price ``lambda = max(0, D) / V`` (V in relative-cost units; no unit dependence).
   6. served model ``m* = argmin_m E_rel[m] - lambda * s_hat[m]``, first index on ties.
   7. queries: on t = 1 every model is queried (bootstrap of the costs and one label each);
-     otherwise with ``explore = u_explore < min(1, c / t^(1/4))`` one extra model
+     otherwise with ``explore = u_explore < min(1, c / t^(1/4))`` (reported as True on
+     t = 1 whatever the coin) one extra model
      ``e = argmax_{m != m*} p[m] (1 - p[m]) / n[m]`` (first index on ties) is queried too.
      ``queried = onehot(m*) | explore * onehot(e) | (t == 1)``; ``feedback = u_feedback < f``.
 
@@ -49,7 +51,8 @@ Observe (labels y[M], costs E[M]), :func:`observe`:
   9. deficit: ``D <- D + alpha - s`` with feedback, else
      ``D <- D + alpha - (p[m*] - impute_z * sqrt(p[m*] (1 - p[m*]) / n[m*]))`` (p, n before
      this request's update); ``D* <- D* + alpha - s`` always.
-  10. residual: with ``r = sigmoid(logit(p) + W x)`` (posterior mean, not the draw) and
+  10. residual: with ``r = sigmoid(logit(clip(p, eps, 1 - eps)) + W x)`` (posterior mean,
+      not the draw) and
       ``obs = queried & feedback``: ``W <- W - lr * (obs * (r - y)) x^T - lr * l2 * W``.
   11. posteriors: ``n <- n + obs``, ``k <- k + obs * y``; costs: ``cost_sum += queried * E``,
       ``cost_count += queried`` (costs are seen whether or not satisfaction feedback comes).
