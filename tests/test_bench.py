@@ -47,7 +47,7 @@ def test_bench_quick_end_to_end(tmp_path):
         capture_output=True,
         text=True,
         env=env,
-        timeout=1200,  # five processes (bench, NumPy loops, compile probes) on a shared 2-core machine
+        timeout=1200,  # five processes (bench, NumPy loops, compile probes) on 2 shared cores
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
