@@ -52,7 +52,7 @@ def config(upstreams: dict[str, str], state_dir, **kw) -> dict:
         "checkpoint_every": 3600,
         "upstream_timeout": 5,
         "retries": 1,
-        "router": {"alpha": 0.7, "c": 0.01, "seed": 0},
+        "router": {"policy": "messplus", "alpha": 0.7, "c": 0.01, "seed": 0},
         "upstreams": [
             {
                 "name": n,

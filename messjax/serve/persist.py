@@ -172,7 +172,7 @@ class PersistentRouter:
             if satisfied is not None:  # journal the normalised per-model vector
                 import numpy as np
 
-                v = self.router._per_model(satisfied, "satisfied", t.explore, t.model)
+                v = self.router._per_model(satisfied, "satisfied", t)
                 satisfied = np.asarray(v, np.float64).tolist()
             out = self.router.observe(id, satisfied, None)
             self.journal.write({"op": "observe", "id": id, "satisfied": satisfied, "costs": None})
