@@ -244,7 +244,7 @@ def test_checkpoint_without_policy_restores_as_messplus(tmp_path):
 
 
 def test_validation_refuses_nan(stream):
-    x, labels, costs, models = stream
+    x, _, _, models = stream
     router = make_router(models)
     with pytest.raises(MessjaxError, match="NaN"):
         router.route(np.full(D, np.nan))
