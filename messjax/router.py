@@ -1,17 +1,21 @@
-"""A live MESS+ router for real traffic, on the same step code as the simulator.
+"""A live router for real traffic, on the same step code as the simulator.
 
     router = Router.create(models=["small", "medium", "large"], feature_dim=4096,
-                           featurizer="hash", alpha=0.7, V=1e-4, c=0.1, seed=0)
+                           featurizer="hash", alpha=0.7, seed=0)      # policy="messjax"
     d = router.route("What is the capital of France?")       # d.id names the request
-    if d.explore:   # query every model, serve d.model (the largest)
-        router.observe(d.id, satisfied=[0, 1, 1], costs=[60.0, 270.0, 1500.0])
-    else:           # query d.model only
-        router.observe(d.id, satisfied=1, costs=270.0)
+    # run the models d.query (served d.model, maybe one extra; all on request 1)
+    router.observe(d.id, satisfied=[1] * len(d.query), costs=[270.0] * len(d.query))
     router.observe(other.id, satisfied=None, costs=90.0)     # no feedback: cost charged only
 
-``route`` runs :func:`messjax.core.step.decide`; ``observe`` runs
-:func:`messjax.core.step.observe`; together they are :func:`messjax.core.step.step`, so a
-router fed a stream one request at a time decides exactly like an episode replaying it.
+**Policies.** ``policy="messjax"`` (the default) runs :func:`messjax.core.policy.decide` /
+:func:`messjax.core.policy.observe` (with the router's request number as ``t``);
+``policy="messplus"`` runs the paper's :func:`messjax.core.step.decide` /
+:func:`messjax.core.step.observe` (an exploration queries every model). A small adapter
+(``_MessjaxPolicy`` / ``_MessPlusPolicy``) holds what differs: state init, decide (one and
+vmapped), observe (with the no-feedback path), the query set, queues and cost estimate. Either
+way a router fed a stream one request at a time decides exactly like an episode replaying it.
+``observe`` takes one value per queried model (``RouteDecision.query`` order) or a full
+per-model vector.
 
 **Tickets.** Every ``route`` issues a ticket (``RouteDecision.id``) and numbers the request
 ``n = 1, 2, ...`` in routing order; request n's coins (exploration, feedback, dropout) are
@@ -20,7 +24,8 @@ takes them in any order; a decision uses the state as it is when it is made (eve
 observed so far). ``observe(id, satisfied=None)``, or a ticket older than ``expiry`` seconds
 (:meth:`Router.expire`), is a request without feedback: the decision queue does not move, the
 predictor does not train, the cost is still charged (the sparse-feedback model of MESSPLUS.md,
-with the feedback coin replaced by the user's silence). All state changes hold ``Router.lock``
+with the feedback coin replaced by the user's silence; under messjax the deficit moves by the
+policy's pessimistic imputation of the served model's satisfaction instead). All state changes hold ``Router.lock``
 (a re-entrant lock), so threads may share a router; from asyncio call ``aroute``/``aobserve``
 (they run in a worker thread) or the plain methods (they hold the lock for well under a
 millisecond without a text encoder).
