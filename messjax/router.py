@@ -25,8 +25,8 @@ observed so far). ``observe(id, satisfied=None)``, or a ticket older than ``expi
 (:meth:`Router.expire`), is a request without feedback: the decision queue does not move, the
 predictor does not train, the cost is still charged (the sparse-feedback model of MESSPLUS.md,
 with the feedback coin replaced by the user's silence; under messjax the deficit moves by the
-policy's pessimistic imputation of the served model's satisfaction instead). All state changes hold ``Router.lock``
-(a re-entrant lock), so threads may share a router; from asyncio call ``aroute``/``aobserve``
+policy's pessimistic imputation of the served model's satisfaction instead).
+All state changes hold ``Router.lock`` (a re-entrant lock), so threads may share a router; from asyncio call ``aroute``/``aobserve``
 (they run in a worker thread) or the plain methods (they hold the lock for well under a
 millisecond without a text encoder).
 
