@@ -26,9 +26,9 @@ observed so far). ``observe(id, satisfied=None)``, or a ticket older than ``expi
 predictor does not train, the cost is still charged (the sparse-feedback model of MESSPLUS.md,
 with the feedback coin replaced by the user's silence; under messjax the deficit moves by the
 policy's pessimistic imputation of the served model's satisfaction instead).
-All state changes hold ``Router.lock`` (a re-entrant lock), so threads may share a router; from asyncio call ``aroute``/``aobserve``
-(they run in a worker thread) or the plain methods (they hold the lock for well under a
-millisecond without a text encoder).
+All state changes hold ``Router.lock`` (a re-entrant lock), so threads may share a router;
+from asyncio call ``aroute``/``aobserve`` (they run in a worker thread) or the plain methods
+(they hold the lock for well under a millisecond without a text encoder).
 
 **Delayed feedback and the guarantee.** The drift-plus-penalty bound of MESSPLUS.md assumes
 ``Q_t`` includes every outcome up to request t - 1. With k requests in flight the decision of
