@@ -92,6 +92,9 @@ class PersistentRouter:
         identity = json.loads(json.dumps(identity))
         if ident_path.is_file():
             old = json.loads(ident_path.read_text())
+            if isinstance(old.get("router"), dict) and isinstance(identity.get("router"), dict):
+                # state folders from before routing policies ran MESS+
+                old["router"].setdefault("policy", "messplus")
             if old != identity:
                 keys = [k for k in set(old) | set(identity) if old.get(k) != identity.get(k)]
                 raise MessjaxError(
