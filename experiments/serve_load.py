@@ -133,8 +133,9 @@ def start_upstreams(names, env: dict[str, str]) -> subprocess.Popen:
 
 def satisfied_for(answer: dict[str, Any], rng: np.random.Generator):
     info = answer["messjax"]
-    if info["explore"]:
-        return [int(rng.random() < p) for p in np.linspace(0.5, 0.9, len(info["models"]))]
+    query = info.get("query", info["models"] if info["explore"] else [info["model"]])
+    if len(query) > 1:  # one outcome per queried upstream, in query order
+        return [int(rng.random() < p) for p in np.linspace(0.5, 0.9, len(query))]
     return int(rng.random() < 0.8)
 
 

@@ -9,9 +9,12 @@ what was swept (the resolved config without its wandb section, and a fingerprint
 task's table); a rerun with anything else is refused with :class:`CheckpointMismatch`.
 
 Router. :func:`save_router` / :func:`restore_router` (also ``Router.save`` /
-``Router.restore``) write the whole :class:`~messjax.core.types.RouterState` (predictor
-parameters, optimiser state, queues, cost estimate, request counter ``t``, PRNG key) and the
-hyperparameters as an Orbax pytree, with the model names, seed, featurizer and
+``Router.restore``) write the whole policy state (MESS+'s
+:class:`~messjax.core.types.RouterState`: predictor parameters, optimiser state, queues, cost
+estimate, request counter ``t``, PRNG key; or messjax's
+:class:`~messjax.core.policy.PolicyState`) and the hyperparameters (and messjax's
+:class:`~messjax.core.policy.PolicyParams`) as an Orbax pytree, with the model names, seed,
+featurizer, routing policy (``meta.policy``; checkpoints without it are messplus) and
 :class:`~messjax.core.types.EngineConfig` as JSON next to it, and the in-flight tickets (their
 decisions as JSON, their embeddings as an array). A restored router decides exactly like one
 that never stopped and still takes the outcomes of the requests in flight when it was saved.
@@ -283,8 +286,11 @@ def save_router(router, path: str | Path) -> Path:
         "seed": int(router.seed),
         "featurizer": router.featurizer,
         "config": dataclasses.asdict(router.config),
+        "policy": router.policy,
     }
     tree = {"state": router.state, "hparams": router.hparams}
+    if router.policy_params is not None:
+        tree["policy_params"] = router.policy_params
     live = router.live_meta()
     items = {
         "router": ocp.args.StandardSave(tree),
@@ -323,6 +329,7 @@ def restore_router(path: str | Path, cls=None):
     metadata); every problem is one :class:`~messjax.errors.CheckpointError` line."""
     import jax
 
+    from messjax.core.policy import default_policy_params, init_policy
     from messjax.core.step import init_state
     from messjax.core.types import EngineConfig, make_hparams
 
@@ -353,11 +360,22 @@ def restore_router(path: str | Path, cls=None):
             config = EngineConfig(**meta["config"])
             seed = int(meta["seed"])
             models, featurizer = list(meta["models"]), meta["featurizer"]
+            policy = meta.get("policy", "messplus")  # checkpoints from before policies
             # The restore target: same tree structure, shapes and dtypes as a fresh router.
-            target = {
-                "state": init_state(jax.random.PRNGKey(seed), config),
-                "hparams": make_hparams(validate=False),
-            }
+            hp = make_hparams(validate=False)
+            if policy == "messjax":
+                pp = default_policy_params()
+                target = {
+                    "state": init_policy(
+                        jax.random.PRNGKey(seed), config.num_models, config.feature_dim, hp, pp
+                    ),
+                    "hparams": hp,
+                    "policy_params": pp,
+                }
+            elif policy == "messplus":
+                target = {"state": init_state(jax.random.PRNGKey(seed), config), "hparams": hp}
+            else:
+                raise CheckpointError(f"{path}: unknown routing policy {policy!r}")
             abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
             tree = ckptr.restore(
                 path, args=ocp.args.Composite(router=ocp.args.StandardRestore(abstract))
@@ -379,7 +397,14 @@ def restore_router(path: str | Path, cls=None):
             "the router again"
         ) from None
     router = cls(
-        models, config, tree["hparams"], seed=seed, featurizer=featurizer, state=tree["state"]
+        models,
+        config,
+        tree["hparams"],
+        seed=seed,
+        featurizer=featurizer,
+        state=tree["state"],
+        policy=policy,
+        policy_params=tree.get("policy_params"),
     )
     if live is not None:
         router.load_live(live, None if xs is None else np.asarray(xs))

@@ -1,17 +1,21 @@
-"""A live MESS+ router for real traffic, on the same step code as the simulator.
+"""A live router for real traffic, on the same step code as the simulator.
 
     router = Router.create(models=["small", "medium", "large"], feature_dim=4096,
-                           featurizer="hash", alpha=0.7, V=1e-4, c=0.1, seed=0)
+                           featurizer="hash", alpha=0.7, seed=0)      # policy="messjax"
     d = router.route("What is the capital of France?")       # d.id names the request
-    if d.explore:   # query every model, serve d.model (the largest)
-        router.observe(d.id, satisfied=[0, 1, 1], costs=[60.0, 270.0, 1500.0])
-    else:           # query d.model only
-        router.observe(d.id, satisfied=1, costs=270.0)
+    # run the models d.query (served d.model, maybe one extra; all on request 1)
+    router.observe(d.id, satisfied=[1] * len(d.query), costs=[270.0] * len(d.query))
     router.observe(other.id, satisfied=None, costs=90.0)     # no feedback: cost charged only
 
-``route`` runs :func:`messjax.core.step.decide`; ``observe`` runs
-:func:`messjax.core.step.observe`; together they are :func:`messjax.core.step.step`, so a
-router fed a stream one request at a time decides exactly like an episode replaying it.
+**Policies.** ``policy="messjax"`` (the default) runs :func:`messjax.core.policy.decide` /
+:func:`messjax.core.policy.observe` (with the router's request number as ``t``);
+``policy="messplus"`` runs the paper's :func:`messjax.core.step.decide` /
+:func:`messjax.core.step.observe` (an exploration queries every model). A small adapter
+(``_MessjaxPolicy`` / ``_MessPlusPolicy``) holds what differs: state init, decide (one and
+vmapped), observe (with the no-feedback path), the query set, queues and cost estimate. Either
+way a router fed a stream one request at a time decides exactly like an episode replaying it.
+``observe`` takes one value per queried model (``RouteDecision.query`` order) or a full
+per-model vector.
 
 **Tickets.** Every ``route`` issues a ticket (``RouteDecision.id``) and numbers the request
 ``n = 1, 2, ...`` in routing order; request n's coins (exploration, feedback, dropout) are
@@ -20,10 +24,11 @@ takes them in any order; a decision uses the state as it is when it is made (eve
 observed so far). ``observe(id, satisfied=None)``, or a ticket older than ``expiry`` seconds
 (:meth:`Router.expire`), is a request without feedback: the decision queue does not move, the
 predictor does not train, the cost is still charged (the sparse-feedback model of MESSPLUS.md,
-with the feedback coin replaced by the user's silence). All state changes hold ``Router.lock``
-(a re-entrant lock), so threads may share a router; from asyncio call ``aroute``/``aobserve``
-(they run in a worker thread) or the plain methods (they hold the lock for well under a
-millisecond without a text encoder).
+with the feedback coin replaced by the user's silence; under messjax the deficit moves by the
+policy's pessimistic imputation of the served model's satisfaction instead).
+All state changes hold ``Router.lock`` (a re-entrant lock), so threads may share a router;
+from asyncio call ``aroute``/``aobserve`` (they run in a worker thread) or the plain methods
+(they hold the lock for well under a millisecond without a text encoder).
 
 **Delayed feedback and the guarantee.** The drift-plus-penalty bound of MESSPLUS.md assumes
 ``Q_t`` includes every outcome up to request t - 1. With k requests in flight the decision of
@@ -57,6 +62,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from messjax.core import policy as mj_policy
 from messjax.core.step import decide, init_state, observe
 from messjax.core.types import (
     COST_ESTIMATORS,
@@ -116,8 +122,12 @@ class TicketIncomplete(TicketError):
 
 @dataclasses.dataclass(frozen=True)
 class RouteDecision:
-    """What to do with a request: serve ``model``; if ``explore``, query every model.
+    """What to do with a request: serve ``model``; query (run and pay for) the models ``query``.
 
+    ``query`` (names) / ``query_index`` (indices, ascending) always include the served model;
+    under ``messplus`` an exploration (``explore``) queries every model, under ``messjax`` it
+    queries the served model plus one extra model (every model on request 1). ``observe``
+    takes one value per queried model (in ``query`` order) or a full per-model vector.
     ``id`` names the ticket for :meth:`Router.observe`; ``index`` is the request's number n
     (1-based, in routing order), whose coins are ``fold_in(key, n)``.
     """
@@ -129,6 +139,8 @@ class RouteDecision:
     s_hat: np.ndarray
     id: str = ""
     index: int = 0
+    query: tuple[str, ...] = ()
+    query_index: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +161,14 @@ class Ticket:
     x: np.ndarray
     issued_at: float
     costs: np.ndarray | None = None
+    #: the models queried (ascending); () = the messplus rule (all on an exploration, else
+    #: the served one), as in tickets saved before policies
+    queried: tuple[int, ...] = ()
+
+    def query_set(self, num_models: int) -> tuple[int, ...]:
+        if self.queried:
+            return self.queried
+        return tuple(range(num_models)) if self.explore else (self.model,)
 
     def decision(self) -> Decision:
         dt = float_dtype()
@@ -175,6 +195,7 @@ class Ticket:
             "x_dtype": str(x.dtype),
             "issued_at": self.issued_at,
             "costs": None if self.costs is None else np.asarray(self.costs).tolist(),
+            "queried": list(self.queried),
         }
 
     @classmethod
@@ -192,6 +213,7 @@ class Ticket:
             x=x,
             issued_at=float(d["issued_at"]),
             costs=None if d.get("costs") is None else np.asarray(d["costs"], np.float64),
+            queried=tuple(int(m) for m in d.get("queried", ())),
         )
 
 
@@ -246,6 +268,147 @@ def _host(decision: Decision) -> dict[str, np.ndarray]:
     return {f.name: np.asarray(getattr(host, f.name)) for f in dataclasses.fields(host)}
 
 
+def _observe_messjax(state, decision, x, labels, costs, hp, pp, known):
+    """:func:`messjax.core.policy.observe`; ``known`` False = no outcome.
+
+    Without an outcome the feedback flag is cleared, so the deficit takes the policy's
+    pessimistic imputation and nothing trains (the cost is still seen and charged); the
+    realised deficit, a monitor of the true outcomes, stays.
+    """
+    decision = decision.replace(feedback=decision.feedback & known)
+    new, out = mj_policy.observe(state, decision, x, labels, costs, hp, pp)
+    realised = jnp.where(known, new.realised_deficit, state.realised_deficit)
+    return new.replace(realised_deficit=realised), out
+
+
+def _decide_batch_messjax(state, xs, hp, pp, ts):
+    return jax.vmap(lambda x, t: mj_policy.decide(state, x, hp, pp, t))(xs, ts)
+
+
+class _MessPlusPolicy:
+    """The paper's MESS+ (:mod:`messjax.core.step`) behind the router's policy interface."""
+
+    name = "messplus"
+
+    def __init__(self, config: EngineConfig):
+        self.config = config
+        self._decide = jax.jit(decide, static_argnames="config")
+        self._decide_batch = jax.jit(_decide_batch, static_argnames="config")
+        self._observe = jax.jit(_observe_live, static_argnames="config")
+
+    def init(self, key, hp, pp):
+        return init_state(key, self.config)
+
+    def make_params(self, hparams: dict[str, Any]):
+        unknown = set(hparams) & set(mj_policy.POLICY_PARAM_NAMES)
+        if unknown:
+            raise MessjaxError(
+                f"{sorted(unknown)} are messjax policy parameters, not messplus ones"
+            )
+        return make_hparams(**hparams), None
+
+    def decide(self, state, x, hp, pp, costs, t):
+        return self._decide(state, x, hp, self.config, costs, t)
+
+    def decide_batch(self, state, xs, hp, pp, costs, ts):
+        return self._decide_batch(state, xs, hp, self.config, costs, ts)
+
+    def queried(self, d: dict[str, np.ndarray]) -> tuple[int, ...]:
+        return tuple(range(self.config.num_models)) if bool(d["explore"]) else (int(d["model"]),)
+
+    def observe(self, state, ticket: Ticket, request: Request, hp, pp, known):
+        new, out = self._observe(
+            state, ticket.decision(), request, hp, self.config, np.int32(ticket.index), known
+        )
+        return new, out, out.virtual_queue
+
+    def num_observed(self, state) -> int:
+        return int(state.learner.t)
+
+    def queues(self, state) -> tuple[float, float]:
+        return float(state.queue.virtual_queue), float(state.queue.ideal_queue)
+
+    def cost_estimate(self, state) -> np.ndarray:
+        return np.asarray(state.queue.cost_estimate, np.float64)
+
+
+class _MessjaxPolicy:
+    """The ``messjax`` policy (:mod:`messjax.core.policy`) behind the same interface.
+
+    Its ``queried`` mask replaces "explore = query every model"; its request numbers are the
+    router's (``decide(..., t=n)``), so a router fed a stream one request at a time decides
+    exactly like :func:`messjax.core.policy.run_episode`.
+    """
+
+    name = "messjax"
+
+    def __init__(self, config: EngineConfig):
+        self.config = config
+        self._decide = jax.jit(mj_policy.decide)
+        self._decide_batch = jax.jit(_decide_batch_messjax)
+        self._observe = jax.jit(_observe_messjax)
+
+    def init(self, key, hp, pp):
+        return mj_policy.init_policy(key, self.config.num_models, self.config.feature_dim, hp, pp)
+
+    def make_params(self, hparams: dict[str, Any]):
+        pp = {k: hparams.pop(k) for k in list(hparams) if k in mj_policy.POLICY_PARAM_NAMES}
+        return mj_policy.default_hparams(**hparams), mj_policy.default_policy_params(**pp)
+
+    def decide(self, state, x, hp, pp, costs, t):
+        if costs is not None:
+            raise MessjaxError("the messjax policy takes no costs in route()")
+        return self._decide(state, x, hp, pp, t)
+
+    def decide_batch(self, state, xs, hp, pp, costs, ts):
+        if costs is not None:
+            raise MessjaxError("the messjax policy takes no costs in route_batch()")
+        return self._decide_batch(state, xs, hp, pp, ts)
+
+    def queried(self, d: dict[str, np.ndarray]) -> tuple[int, ...]:
+        return tuple(int(m) for m in np.flatnonzero(d["queried"]))
+
+    def observe(self, state, ticket: Ticket, request: Request, hp, pp, known):
+        dt = float_dtype()
+        M = self.config.num_models
+        mask = np.zeros(M, bool)
+        mask[list(ticket.query_set(M))] = True
+        # observe reads model, queried, explore and feedback; the rest is informational
+        decision = mj_policy.PolicyDecision(
+            model=np.int32(ticket.model),
+            queried=mask,
+            explore=np.bool_(ticket.explore),
+            feedback=np.bool_(ticket.feedback),
+            s_hat=np.asarray(ticket.s_hat, dt),
+            price=np.zeros((), dt),
+            posterior_mean=np.zeros(M, dt),
+            cost_estimate=np.asarray(ticket.cost_estimate, dt),
+        )
+        new, out = self._observe(
+            state, decision, request.x, request.labels, request.costs, hp, pp, known
+        )
+        return new, out, out.deficit
+
+    def num_observed(self, state) -> int:
+        return int(state.t)
+
+    def queues(self, state) -> tuple[float, float]:
+        return float(state.deficit), float(state.realised_deficit)
+
+    def cost_estimate(self, state) -> np.ndarray:
+        return np.asarray(mj_policy.cost_estimate(state), np.float64)
+
+
+#: the routing policies of :meth:`Router.create`
+POLICIES = {"messjax": _MessjaxPolicy, "messplus": _MessPlusPolicy}
+
+
+def _policy(name: str, config: EngineConfig):
+    if name not in POLICIES:
+        raise MessjaxError(f"unknown policy {name!r}: choose one of {sorted(POLICIES)}")
+    return POLICIES[name](config)
+
+
 _UNSET = object()
 
 
@@ -260,8 +423,10 @@ class Router:
         hparams: Hyperparams,
         seed: int = 0,
         featurizer: str | None = None,
-        state: RouterState | None = None,
+        state: RouterState | mj_policy.PolicyState | None = None,
         expiry: float | None = None,
+        policy: str = "messplus",
+        policy_params: mj_policy.PolicyParams | None = None,
     ):
         self.models = tuple(models)
         if len(self.models) != config.num_models:
@@ -269,7 +434,15 @@ class Router:
                 f"{len(self.models)} model names for a {config.num_models}-model config"
             )
         self.config, self.hparams, self.seed, self.featurizer = config, hparams, seed, featurizer
-        self.state = state if state is not None else init_state(jax.random.PRNGKey(seed), config)
+        self._policy = _policy(policy, config)
+        if policy == "messjax" and policy_params is None:
+            policy_params = mj_policy.default_policy_params()
+        self.policy_params = policy_params if policy == "messjax" else None
+        self.state = (
+            state
+            if state is not None
+            else self._policy.init(jax.random.PRNGKey(seed), hparams, self.policy_params)
+        )
         if expiry is not None and not expiry > 0:
             raise MessjaxError(f"expiry must be > 0 seconds (or None), got {expiry}")
         self.expiry = expiry
@@ -277,15 +450,17 @@ class Router:
         self.clock = time.time
         #: held by every state change; re-entrant, so callers may group calls under it
         self.lock = threading.RLock()
-        self.routed = int(self.state.learner.t)  # requests numbered so far
+        self.routed = self._policy.num_observed(self.state)  # requests numbered so far
         self.stats = RouterStats.empty(config.num_models)
         self.stats.routed = self.routed
         self.stats.observed = self.routed
         self._tickets: dict[str, Ticket] = {}
         self._closed: dict[str, float] = {}  # id -> time closed (duplicate feedback refused)
-        self._decide = jax.jit(decide, static_argnames="config")
-        self._decide_batch = jax.jit(_decide_batch, static_argnames="config")
-        self._observe = jax.jit(_observe_live, static_argnames="config")
+
+    @property
+    def policy(self) -> str:
+        """The routing policy: ``messjax`` or ``messplus``."""
+        return self._policy.name
 
     @classmethod
     def create(
@@ -297,17 +472,27 @@ class Router:
         featurizer: str | None = None,
         seed: int = 0,
         expiry: float | None = None,
+        policy: str = "messjax",
         **hparams: Any,
     ) -> Router:
-        """A fresh router; ``hparams`` as in :func:`messjax.core.types.make_hparams`."""
+        """A fresh router running ``policy``: ``"messjax"`` (the default, messjax's own
+        policy, :mod:`messjax.core.policy`) or ``"messplus"`` (the paper's MESS+).
+
+        ``hparams`` as in :func:`messjax.core.types.make_hparams`; for ``messjax`` unset ones
+        take :data:`messjax.core.policy.DEFAULT_HPARAMS` and the policy's own
+        (``prior``, ``ts_temp``, ``margin``, ``impute_z``, ``l2``) may be given too.
+        """
         config = EngineConfig(num_models=len(models), feature_dim=feature_dim, head=head)
+        hp, pp = _policy(policy, config).make_params(dict(hparams))
         return cls(
             models,
             config,
-            make_hparams(**hparams),
+            hp,
             seed=seed,
             featurizer=featurizer,
             expiry=expiry,
+            policy=policy,
+            policy_params=pp,
         )
 
     # ---------------------------------------------------------------------------- traffic
@@ -357,6 +542,8 @@ class Router:
     _embed = embed  # the name used before tickets
 
     def _needs_costs(self, costs) -> None:
+        if self.policy != "messplus":  # messjax estimates costs from what it observed
+            return
         if costs is None and int(self.hparams.cost_estimator) == COST_ESTIMATORS.index("oracle"):
             raise MessjaxError("the oracle cost estimator needs this request's costs in route()")
 
@@ -382,6 +569,7 @@ class Router:
         if tid in self._tickets or tid in self._closed:
             raise MessjaxError(f"ticket id {tid!r} is already in use")
         m = int(d["model"])
+        queried = self._policy.queried(d)
         ticket = Ticket(
             id=tid,
             index=n,
@@ -392,11 +580,13 @@ class Router:
             cost_estimate=d["cost_estimate"],
             x=x,
             issued_at=now,
+            queried=queried if self.policy != "messplus" else (),
         )
         self._add_ticket(ticket)
         return self._route_decision(ticket)
 
     def _route_decision(self, ticket: Ticket) -> RouteDecision:
+        q = ticket.query_set(self.config.num_models)
         return RouteDecision(
             model=self.models[ticket.model],
             model_index=ticket.model,
@@ -405,6 +595,8 @@ class Router:
             s_hat=ticket.s_hat,
             id=ticket.id,
             index=ticket.index,
+            query=tuple(self.models[m] for m in q),
+            query_index=q,
         )
 
     def _add_ticket(self, ticket: Ticket) -> None:
@@ -430,7 +622,7 @@ class Router:
         c = None if c is None else jnp.asarray(c)
         with self.lock:
             n = self.routed + 1
-            d = self._decide(self.state, x, self.hparams, self.config, c, np.int32(n))
+            d = self._policy.decide(self.state, x, self.hparams, self.policy_params, c, np.int32(n))
             d = _host(d)
             return self._issue(n, x, d, self.clock(), id)
 
@@ -452,7 +644,7 @@ class Router:
         with self.lock:
             n0 = self.routed + 1
             ts = np.arange(n0, n0 + size, dtype=np.int32)
-            d = self._decide_batch(self.state, xp, self.hparams, self.config, c, ts)
+            d = self._policy.decide_batch(self.state, xp, self.hparams, self.policy_params, c, ts)
             d = _host(d)
             now = self.clock()
             return [
@@ -492,7 +684,7 @@ class Router:
         before its outcome is known; ``observe`` and expiry then charge them."""
         with self.lock:
             t = self.ticket(id)
-            v = self._per_model(costs, "costs", t.explore, t.model)
+            v = self._per_model(costs, "costs", t)
             _require_finite(v, "costs")
             if np.any(v < 0):
                 raise MessjaxError(f"costs must be >= 0, got {v.tolist()}")
@@ -555,7 +747,7 @@ class Router:
                 )
             cost_v = t.costs
         else:
-            cost_v = self._per_model(costs, "costs", t.explore, t.model)
+            cost_v = self._per_model(costs, "costs", t)
         # Everything is checked before the state is touched; a refused call leaves the
         # ticket open, so observe() can be called again with good values.
         _require_finite(cost_v, "costs")
@@ -563,7 +755,7 @@ class Router:
             raise MessjaxError(f"costs must be >= 0, got {cost_v.tolist()}")
         known = satisfied is not None
         if known:
-            labels = self._per_model(satisfied, "satisfied", t.explore, t.model)
+            labels = self._per_model(satisfied, "satisfied", t)
             _require_finite(labels, "satisfied")
             if np.any((labels < 0) | (labels > 1)):
                 raise MessjaxError(f"satisfied must be in [0, 1], got {labels.tolist()}")
@@ -571,16 +763,10 @@ class Router:
             labels = np.zeros(M)
         dt = float_dtype()
         req = Request(x=t.x, labels=np.asarray(labels, dt), costs=np.asarray(cost_v, dt))
-        self.state, out = self._observe(
-            self.state,
-            t.decision(),
-            req,
-            self.hparams,
-            self.config,
-            np.int32(t.index),
-            np.bool_(known),
+        self.state, out, queue = self._policy.observe(
+            self.state, t, req, self.hparams, self.policy_params, np.bool_(known)
         )
-        out = jax.device_get(out)  # one transfer for the scalars below
+        out, queue = jax.device_get((out, queue))  # one transfer for the scalars below
         del self._tickets[t.id]
         self._closed[t.id] = self.clock()
         s = self.stats
@@ -592,15 +778,13 @@ class Router:
         s.satisfied += sat if counted else 0.0
         s.cost += float(out.cost)
         s.served[t.model] += 1
-        if t.explore:
-            s.queried = [q + 1 for q in s.queried]
-        else:
-            s.queried[t.model] += 1
+        for m in t.query_set(M):
+            s.queried[m] += 1
         self._prune_closed()
         return {
             "satisfaction": sat if known else None,
             "cost": float(out.cost),
-            "virtual_queue": float(out.virtual_queue),
+            "virtual_queue": float(queue),
         }
 
     def expire(self, now: float | None = None) -> list[str]:
@@ -636,27 +820,45 @@ class Router:
         while len(self._closed) > 1_000_000:
             del self._closed[next(iter(self._closed))]
 
-    def _per_model(self, value, name: str, explore: bool, m: int) -> np.ndarray:
+    def _per_model(self, value, name: str, ticket: Ticket) -> np.ndarray:
+        """``value`` as a per-model vector: given for every model, or one value per queried
+        model (in ascending model order; a scalar when only the served model was queried)."""
         M = self.config.num_models
+        q = ticket.query_set(M)
         v = np.atleast_1d(_numbers(value, name, f"a number or {M} numbers"))
         if v.ndim != 1:
-            raise MessjaxError(f"{name} needs 1 or {M} values, got shape {v.shape}")
+            raise MessjaxError(f"{name} needs {len(q)} or {M} values, got shape {v.shape}")
         if v.shape == (M,):
             return v
-        if explore:
+        if len(q) == M:
             raise MessjaxError(
                 f"this request was an exploration: {name} needs one value per "
                 f"model ({M}), got {v.shape[0]}"
             )
-        if v.shape != (1,):
-            raise MessjaxError(f"{name} needs 1 or {M} values, got {v.shape[0]}")
+        if v.shape != (len(q),):
+            queried = [self.models[m] for m in q]
+            raise MessjaxError(
+                f"{name} needs {len(q)} value(s) (one per queried model {queried}) or {M}, "
+                f"got {v.shape[0]}"
+            )
         full = np.zeros(M)
-        full[m] = v[0]
+        full[list(q)] = v
         return full
 
     @property
     def virtual_queue(self) -> float:
-        return float(self.state.queue.virtual_queue)
+        """The decision queue: MESS+'s Q, or messjax's signed deficit D."""
+        return self._policy.queues(self.state)[0]
+
+    @property
+    def ideal_queue(self) -> float:
+        """The monitor of true outcomes: MESS+'s ideal queue, or messjax's realised deficit."""
+        return self._policy.queues(self.state)[1]
+
+    @property
+    def cost_estimate(self) -> np.ndarray:
+        """The policy's current per-model cost estimate E_hat."""
+        return self._policy.cost_estimate(self.state)
 
     @property
     def num_requests(self) -> int:
@@ -666,7 +868,7 @@ class Router:
     @property
     def num_observed(self) -> int:
         """Requests closed so far (with or without feedback)."""
-        return int(self.state.learner.t)
+        return self._policy.num_observed(self.state)
 
     def fingerprint(self) -> str:
         """sha256 of everything that determines future decisions: the engine state (predictor,
@@ -729,6 +931,7 @@ class Router:
                 x=np.asarray(xs[i], dt),
                 issued_at=float(d["issued_at"]),
                 costs=None if d["costs"] is None else np.asarray(d["costs"], np.float64),
+                queried=tuple(int(m) for m in d.get("queried", ())),
             )
 
     def save(self, path) -> Any:

@@ -27,6 +27,7 @@ def make_router(models) -> Router:
         list(models),
         D,
         head="mlp",
+        policy="messplus",
         seed=7,
         alpha=0.7,
         V=1e-3,

@@ -181,6 +181,7 @@ def test_router_replays_episode():
         table.models,
         x.shape[1],
         seed=7,
+        policy="messplus",
         alpha=0.7,
         V=1e-3,
         c=0.6,
@@ -220,7 +221,7 @@ def test_router_replays_episode():
 
 
 def test_router_rejects_misuse():
-    router = Router.create(["a", "b"], 4, seed=0)
+    router = Router.create(["a", "b"], 4, seed=0, policy="messplus")
     with pytest.raises(Exception, match="without a routed request"):
         router.observe(1, 1.0)
     d = router.route(np.ones(4))
@@ -232,7 +233,7 @@ def test_router_rejects_misuse():
         router.observe(1.0, 1.0)  # ... but then observe() must name one
     assert d2.index == d.index + 1 and d2.id != d.id
     with pytest.raises(Exception, match="shape"):
-        Router.create(["a", "b"], 4).route(np.ones(5))
+        Router.create(["a", "b"], 4, policy="messplus").route(np.ones(5))
 
 
 @pytest.mark.parametrize(

@@ -324,7 +324,7 @@ MODELS = ["small", "medium", "large"]
 def make_router(**kw) -> Router:
     hp = dict(alpha=0.7, V=1e-3, c=1.0, learning_rate=0.05, epochs=1)
     hp.update(kw)
-    return Router.create(MODELS, D, head="mlp", seed=3, **hp)
+    return Router.create(MODELS, D, head="mlp", seed=3, policy="messplus", **hp)
 
 
 def feed(router: Router, n: int, seed: int = 0) -> None:

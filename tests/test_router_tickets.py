@@ -35,7 +35,7 @@ def stream():
 def make_router(models, **kw) -> Router:
     hp = dict(alpha=0.7, V=1e-3, c=0.9, learning_rate=0.05, epochs=1)
     hp.update(kw)
-    return Router.create(models, D, seed=11, **hp)
+    return Router.create(models, D, seed=11, policy="messplus", **hp)
 
 
 def outcome(d, labels, costs, t):
@@ -149,7 +149,9 @@ def test_route_batch_equals_routes_in_a_row(stream):
 
 
 def test_route_batch_with_texts():
-    router = Router.create(["s", "l"], 4096, featurizer="hash", seed=0, alpha=0.6)
+    router = Router.create(
+        ["s", "l"], 4096, featurizer="hash", seed=0, alpha=0.6, policy="messplus"
+    )
     ds = router.route_batch(["what is 2 + 2?", "prove the Riemann hypothesis", "hi"])
     assert [d.index for d in ds] == [1, 2, 3] and len({d.id for d in ds}) == 3
 

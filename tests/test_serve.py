@@ -52,7 +52,7 @@ def config(upstreams: dict[str, str], state_dir, **kw) -> dict:
         "checkpoint_every": 3600,
         "upstream_timeout": 5,
         "retries": 1,
-        "router": {"alpha": 0.7, "c": 0.01, "seed": 0},
+        "router": {"policy": "messplus", "alpha": 0.7, "c": 0.01, "seed": 0},
         "upstreams": [
             {
                 "name": n,
@@ -416,3 +416,42 @@ def test_cli_reports_config_errors_in_one_line(tmp_path, capsys):
     assert err.count("\n") == 0 and "upstreams[0].base_url" in err and "http://" in err
     assert main(["serve", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "no such config file" in capsys.readouterr().err
+
+
+def test_messjax_policy_fans_out_to_the_query_set(upstreams, tmp_path):
+    """The default policy (messjax): every upstream on the first request, then the served one
+    plus one extra on an exploration (c = 100: every request explores), never all of them."""
+    _, apps = upstreams
+    raw = config(upstreams[0], tmp_path / "st", router={"c": 100.0})
+    del raw["router"]["policy"]
+    assert serve_config_from_dict(raw).router["policy"] == "messjax"
+    s = Serve(raw)
+    try:
+        assert s.get("/v1/router").json()["policy"] == "messjax"
+        for k in range(4):
+            calls = {n: a.state.stats["calls"] for n, a in apps.items()}
+            r = s.post("/v1/chat/completions", chat(f"question {k}"))
+            assert r.status_code == 200, r.text
+            info = r.json()["messjax"]
+            assert info["model"] in info["query"]
+            assert len(info["query"]) == (3 if k == 0 else 2)
+            for n in apps:
+                assert apps[n].state.stats["calls"] - calls[n] == (n in info["query"])
+            assert sorted(a["model"] for a in info.get("alternatives", [])) == sorted(
+                q for q in info["query"] if q != info["model"]
+            )
+            f = s.post("/v1/feedback", {"id": info["id"], "satisfied": [1] * len(info["query"])})
+            assert f.status_code == 200, f.text
+        state = s.get("/v1/router").json()
+        assert state["observed"] == 4 and sum(state["stats"]["queried"]) == 3 + 3 * 2
+    finally:
+        s.stop()
+
+
+def test_policy_key_is_checked(upstreams, tmp_path):
+    raw = config(upstreams[0], tmp_path / "st", router={"policy": "mess"})
+    with pytest.raises(ConfigError, match=r"router\.policy"):
+        serve_config_from_dict(raw)
+    raw = config(upstreams[0], tmp_path / "st", router={"margin": 2.0})
+    with pytest.raises(ConfigError, match=r"router\.margin"):
+        serve_config_from_dict(raw)  # a messjax parameter under policy: messplus

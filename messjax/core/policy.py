@@ -197,11 +197,18 @@ def cost_estimate(state: PolicyState) -> jax.Array:
     return jnp.where(known, mean, dearest)
 
 
-def decide(state: PolicyState, x: jax.Array, hp: Hyperparams, pp: PolicyParams) -> PolicyDecision:
-    """Steps 1-7 of the module docstring."""
+def decide(
+    state: PolicyState, x: jax.Array, hp: Hyperparams, pp: PolicyParams, t=None
+) -> PolicyDecision:
+    """Steps 1-7 of the module docstring.
+
+    ``t`` is the request's number (default ``state.t + 1``, the next one in an episode); the
+    live router passes its own numbering, which runs ahead of ``state.t`` while requests are
+    in flight, so the coins stay ``fold_in(key, t)`` of routing order.
+    """
     dt = float_dtype()
     M = state.n.shape[0]
-    t = state.t + 1
+    t = state.t + 1 if t is None else jnp.asarray(t, jnp.int32)
     u_explore, u_feedback, k_t = request_randomness(state.key, t)
     k_ts = jax.random.fold_in(k_t, 1)
     p = state.k / state.n

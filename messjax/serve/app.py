@@ -1,16 +1,19 @@
-"""``messjax serve``: an OpenAI-compatible HTTP server that routes with MESS+.
+"""``messjax serve``: an OpenAI-compatible HTTP server that routes with messjax (or MESS+).
 
 Endpoints (Starlette on uvicorn; upstream calls with httpx):
 
 - ``POST /v1/chat/completions`` (streaming and not): routes the request's last user message,
   forwards the request to the chosen upstream (``model`` replaced by the upstream's), and
   returns its answer with ``model`` = the upstream's name, ``id`` = the ticket id for feedback,
-  and a ``messjax`` object (``id``, ``model``, ``explore``, ``models``; on an exploration the
-  other upstreams' answers in ``alternatives``). On an exploration every upstream is queried
-  concurrently and the largest (the last) is served. Headers ``X-Messjax-Id``,
-  ``X-Messjax-Model``, ``X-Messjax-Explore`` say the same.
+  and a ``messjax`` object (``id``, ``model``, ``explore``, ``query``, ``models``; when more
+  than the served upstream is queried, the others' answers in ``alternatives``). The queried
+  upstreams are the decision's ``query`` set, called concurrently: under ``policy: messplus``
+  an exploration queries every upstream (the largest, the last, is served); under ``messjax``
+  (the default) the served one plus at most one extra (every upstream on the first
+  request). Headers ``X-Messjax-Id``, ``X-Messjax-Model``, ``X-Messjax-Explore`` say the same.
 - ``POST /v1/feedback`` ``{"id": ..., "satisfied": 1}`` (a number in [0, 1] or a bool; on an
-  exploration a list with one value per upstream or a ``{name: value}`` mapping; ``null`` =
+  exploration a list with one value per queried upstream (``query`` order) or per upstream, or a
+  ``{name: value}`` mapping over every upstream; ``null`` =
   the user will not say). Accepted once per id the server issued, within ``feedback_expiry``.
 - ``GET /v1/models``; ``GET /v1/router`` (the router's counts, queue and state fingerprint);
   ``GET /metrics`` (Prometheus text format, no key needed, no secrets in it).
@@ -409,6 +412,7 @@ class ServeApp:
             "id": d.id,
             "model": served.name,
             "explore": d.explore,
+            "query": list(d.query),
             "models": list(self.cfg.models),
         }
         headers = {
@@ -416,11 +420,13 @@ class ServeApp:
             "x-messjax-model": served.name,
             "x-messjax-explore": str(d.explore).lower(),
         }
-        others = {}
-        if d.explore:  # every other upstream, concurrently with the served one
-            others = {
-                u.name: asyncio.create_task(self.call(u, body)) for u in ups if u is not served
-            }
+        # the decision's other queried upstreams (every one on a messplus exploration, one
+        # extra under messjax), concurrently with the served one
+        others = {
+            ups[m].name: asyncio.create_task(self.call(ups[m], body))
+            for m in d.query_index
+            if m != d.model_index
+        }
         if stream:
             try:
                 upstream_resp = await self.open_stream(served, body)
@@ -437,7 +443,7 @@ class ServeApp:
         costs = np.zeros(len(ups))
         i, o = _tokens(answer.get("usage"), text, _answer_text(answer))
         costs[d.model_index] = served.cost(i, o)
-        if d.explore:
+        if others:
             info["alternatives"], complete = await self._gather(others, text, costs)
             await self._settle(d.id, costs, complete)
         else:
@@ -521,7 +527,7 @@ class ServeApp:
         costs = np.zeros(len(self.cfg.upstreams))
         i, o = _tokens(usage, text, "".join(pieces))
         costs[d.model_index] = served.cost(i, o)
-        if d.explore:
+        if others:
             info["alternatives"], complete = await self._gather(others, text, costs)
             await self._settle(d.id, costs, complete)
         else:
@@ -606,15 +612,15 @@ class ServeApp:
     def describe(self) -> dict[str, Any]:
         r = self.router
         with r.lock:
-            q = r.state.queue
             return {
+                "policy": r.policy,
                 "models": list(r.models),
                 "routed": r.routed,
                 "observed": r.num_observed,
                 "in_flight": r.in_flight,
-                "virtual_queue": float(q.virtual_queue),
-                "ideal_queue": float(q.ideal_queue),
-                "cost_estimate": np.asarray(q.cost_estimate, float).tolist(),
+                "virtual_queue": r.virtual_queue,
+                "ideal_queue": r.ideal_queue,
+                "cost_estimate": r.cost_estimate.tolist(),
                 "stats": {k: v for k, v in vars(r.stats).items() if not k.startswith("_")},
                 "fingerprint": r.fingerprint(),
                 "journal_seq": self.live.journal.seq,
@@ -649,7 +655,7 @@ class _RouterCollector:
         r = self.app.router
         with r.lock:
             s = r.stats
-            vq, iq = float(r.state.queue.virtual_queue), float(r.state.queue.ideal_queue)
+            vq, iq = r.virtual_queue, r.ideal_queue
             inflight = r.in_flight
         models = r.models
         yield CounterMetricFamily("messjax_requests", "requests routed", value=s.routed)

@@ -10,11 +10,10 @@
     max_body_bytes: 1000000
     upstream_timeout: 120      # seconds per upstream call
     retries: 1                 # retries of an upstream call (connection errors, timeouts, 5xx, 429)
-    router:                    # MESS+ settings (make_hparams + featurizer, head, seed)
+    router:                    # policy + its settings (make_hparams + featurizer, head, seed)
+      policy: messjax          # messjax (default) or messplus (the paper's MESS+)
       featurizer: hash
-      alpha: 0.8
-      V: 0.1                   # unit-free (relative_V: 1 is the default here)
-      c: 0.1
+      alpha: 0.8               # SLA target; unset keys take the policy's defaults
     upstreams:                 # smallest first; the last is the largest (served on explorations)
       - name: small
         base_url: http://127.0.0.1:9001/v1
@@ -37,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from messjax.config import _did_you_mean, read_yaml
+from messjax.core.policy import POLICY_PARAM_NAMES, default_hparams, default_policy_params
 from messjax.core.types import make_hparams
 from messjax.errors import ConfigError
 
@@ -50,9 +50,12 @@ HPARAM_KEYS = (
     "cost_estimator",
     "relative_V",
 )
-ROUTER_KEYS = (*HPARAM_KEYS, "featurizer", "head", "seed")
-#: Defaults of the live router: unit-free V (costs may be dollars, joules or tokens) and the
-#: running-mean cost estimate of the paper's live system.
+ROUTER_KEYS = (*HPARAM_KEYS, "featurizer", "head", "seed", "policy", *POLICY_PARAM_NAMES)
+#: Settings of every live router (any policy).
+COMMON_DEFAULTS: dict[str, Any] = {"featurizer": "hash", "head": "mlp", "seed": 0, "alpha": 0.8}
+#: Defaults of a ``messplus`` live router: unit-free V (costs may be dollars, joules or tokens)
+#: and the running-mean cost estimate of the paper's live system. A ``messjax`` router takes
+#: :data:`messjax.core.policy.DEFAULT_HPARAMS` (its one setting for every zoo) for unset keys.
 ROUTER_DEFAULTS: dict[str, Any] = {
     "featurizer": "hash",
     "head": "mlp",
@@ -238,11 +241,31 @@ def serve_config_from_dict(raw: Mapping[str, Any]) -> ServeConfig:
     if not isinstance(router_raw, Mapping):
         raise ConfigError("router", "must be a mapping")
     _check_keys("router", router_raw, ROUTER_KEYS)
-    router = {**ROUTER_DEFAULTS, **router_raw}
+    policy = router_raw.get("policy", "messjax")
+    if policy not in ("messjax", "messplus"):
+        raise ConfigError("router.policy", f"must be messjax or messplus, got {policy!r}")
+    if policy == "messplus":
+        own = [k for k in router_raw if k in POLICY_PARAM_NAMES]
+        if own:
+            raise ConfigError(
+                f"router.{own[0]}", "is a messjax policy parameter (policy: messplus)"
+            )
+        router = {**ROUTER_DEFAULTS, **router_raw, "policy": policy}
+    else:
+        router = {**COMMON_DEFAULTS, **router_raw, "policy": policy}
     try:
-        make_hparams(**{k: router[k] for k in HPARAM_KEYS})
+        if policy == "messplus":
+            make_hparams(**{k: router[k] for k in HPARAM_KEYS})
+        else:
+            default_hparams(**{k: router[k] for k in HPARAM_KEYS if k in router})
     except ConfigError as e:
         raise ConfigError(f"router.{e.key}", str(e).split(": ", 1)[1]) from None
+    if policy == "messjax":
+        for k in POLICY_PARAM_NAMES:
+            v = router.get(k)
+            if k in router and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
+                raise ConfigError(f"router.{k}", f"must be a number >= 0, got {v!r}")
+        default_policy_params(**{k: router[k] for k in POLICY_PARAM_NAMES if k in router})
     if router["featurizer"] not in ("hash", "minilm"):
         raise ConfigError(
             "router.featurizer", f"must be hash or minilm, got {router['featurizer']!r}"

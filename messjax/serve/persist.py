@@ -92,6 +92,9 @@ class PersistentRouter:
         identity = json.loads(json.dumps(identity))
         if ident_path.is_file():
             old = json.loads(ident_path.read_text())
+            if isinstance(old.get("router"), dict) and isinstance(identity.get("router"), dict):
+                # state folders from before routing policies ran MESS+
+                old["router"].setdefault("policy", "messplus")
             if old != identity:
                 keys = [k for k in set(old) | set(identity) if old.get(k) != identity.get(k)]
                 raise MessjaxError(
@@ -172,7 +175,7 @@ class PersistentRouter:
             if satisfied is not None:  # journal the normalised per-model vector
                 import numpy as np
 
-                v = self.router._per_model(satisfied, "satisfied", t.explore, t.model)
+                v = self.router._per_model(satisfied, "satisfied", t)
                 satisfied = np.asarray(v, np.float64).tolist()
             out = self.router.observe(id, satisfied, None)
             self.journal.write({"op": "observe", "id": id, "satisfied": satisfied, "costs": None})
