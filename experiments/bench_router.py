@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from messjax.fileio import atomic_write_text
+
 TEXTS = [
     "What is the capital of France?",
     "Prove that there are infinitely many primes.",
@@ -220,11 +222,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     text = json.dumps(report, indent=1)
     print(text)
     if getattr(args, "json", None):
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(text + "\n")
-        os.replace(tmp, out)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.json, text + "\n")
     return 0
 
 

@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from messjax.fileio import atomic_write_text
+
 #: Requests per task in the authors' Llama logs (shared/data/messplus-llama3/<task>.csv).
 LOG_REQUESTS = {
     "arc_challenge": 1172,
@@ -388,11 +390,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     )
     text = json.dumps(report, indent=2)
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text + "\n")
-        tmp.replace(path)
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.json, text + "\n")
         log(f"wrote {args.json}")
     print(text)
     return 0

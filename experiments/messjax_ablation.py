@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
+
+from messjax.fileio import atomic_write_text
 
 VARIANTS = [
     ("messjax (default)", {}),
@@ -114,10 +115,7 @@ def main() -> int:
         "|---|---|---|---|---|---|---|",
         *per_task,
     ]
-    out = Path(args.out)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(out)
+    out = atomic_write_text(args.out, "\n".join(lines) + "\n")
     print(f"wrote {out}")
     return 0
 

@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from messjax.fileio import atomic_savefig
+
 METHODS = {
     "messjax": ("C3", "*", 11),
     "messplus": ("C0", "o", 7),
@@ -98,10 +100,7 @@ def main() -> int:
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
-    out = Path(args.out)
-    tmp = out.with_name(out.stem + ".tmp.png")
-    fig.savefig(tmp)
-    tmp.replace(out)
+    out = atomic_savefig(fig, args.out)
     print(f"wrote {out}")
     return 0
 

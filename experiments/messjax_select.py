@@ -19,9 +19,10 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
-from pathlib import Path
 
 import numpy as np
+
+from messjax.fileio import atomic_write_text
 
 GRID = dict(
     V=[0.5, 1.0, 2.0],
@@ -154,10 +155,7 @@ def main_loto(args) -> int:
         "",
         f"({time.time() - t0:.0f} s on this machine)",
     ]
-    out = Path(args.out)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(out)
+    out = atomic_write_text(args.out, "\n".join(lines) + "\n")
     print(f"chosen {dict(chosen, impute_z=sparse_settings[best2]['impute_z'])}; wrote {out}")
     return 0
 
@@ -212,10 +210,7 @@ def main() -> int:
         z = sparse_settings[j]["impute_z"]
         lines.append(f"| {z:g} | {'yes' if not infeasible else 'no'} | {rel:.3f} |")
     lines += ["", f"Chosen: `{chosen}` ({time.time() - t0:.0f} s on this machine)."]
-    out = Path(args.out)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(out)
+    out = atomic_write_text(args.out, "\n".join(lines) + "\n")
     print(f"chosen {chosen}; wrote {out} ({time.time() - t0:.0f} s)")
     return 0
 

@@ -34,6 +34,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from messjax.fileio import atomic_write_text
+
 QUESTIONS = [
     "What is the capital of France?",
     "Prove that there are infinitely many primes.",
@@ -304,11 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(report, indent=1)
     print(text)
     if a.json:
-        out = Path(a.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmpf = out.with_suffix(".tmp")
-        tmpf.write_text(text + "\n")
-        os.replace(tmpf, out)
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(a.json, text + "\n")
     return 0 if report["ok"] else 1
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from messjax.errors import MessjaxError
+from messjax.fileio import atomic_write_text
 from messjax.router import Router, Ticket
 
 IDENTITY = "server.json"
@@ -103,9 +104,7 @@ class PersistentRouter:
                     "new router, or restore the old settings"
                 )
         else:
-            tmp = ident_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(identity, indent=1, sort_keys=True) + "\n")
-            os.replace(tmp, ident_path)
+            atomic_write_text(ident_path, json.dumps(identity, indent=1, sort_keys=True) + "\n")
         for p in self.dir.glob(".tmp-checkpoint-*"):  # a checkpoint cut short by a kill
             shutil.rmtree(p, ignore_errors=True)
         ckpts = sorted(
