@@ -30,17 +30,24 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from messjax.core.episode import Summary
 from messjax.core.fast import learner_pass, routing_pass
-from messjax.core.sweep import LEARNER_KEYS, Grid, SweepResult, _balance, _keys, _prepare
+from messjax.core.sweep import (
+    LEARNER_KEYS,
+    Grid,
+    SweepResult,
+    _balance,
+    _keys,
+    _prepare,
+    split_by_grid,
+)
 from messjax.core.types import EngineConfig
 from messjax.errors import ConfigError
+from messjax.fileio import atomic_savez, atomic_write_text
 
 COORDINATOR_ENV = "MESSJAX_COORDINATOR"
 NUM_PROCESSES_ENV = "MESSJAX_NUM_PROCESSES"
@@ -187,12 +194,6 @@ def _global(host: np.ndarray, sharding) -> jax.Array:
     return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
 
 
-def _atomic_save(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
-
-
 def _barrier(name: str) -> None:
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
@@ -270,8 +271,9 @@ def run_sweeps_global(
     local = [mine(leaf)[1] for leaf in leaves]
     keep = layout.cell_valid[rows]
     pid = jax.process_index()
-    _atomic_save(
+    atomic_savez(
         out / f"cells-{pid}.npz",
+        compressed=False,
         cell=layout.cell[rows][keep],
         **{f"leaf{i}": a[keep] for i, a in enumerate(local)},
     )
@@ -282,7 +284,7 @@ def run_sweeps_global(
     with np.load(merged_path) as data:
         merged = [data[f"leaf{i}"] for i in range(len(leaves))]
     summary, trace = jax.tree.unflatten(treedef, merged)
-    return _split(grids, summary, trace, trace_every)
+    return split_by_grid(grids, summary, trace, trace_every)
 
 
 def _merge(out: Path, processes: int, num_cells: int, num_leaves: int) -> None:
@@ -298,24 +300,6 @@ def _merge(out: Path, processes: int, num_cells: int, num_leaves: int) -> None:
     arrays = {
         f"leaf{i}": np.concatenate([p[f"leaf{i}"] for p in parts])[where] for i in range(num_leaves)
     }
-    _atomic_save(out / "merged.npz", **arrays)
+    atomic_savez(out / "merged.npz", compressed=False, **arrays)
     meta = dict(processes=processes, cells=num_cells, devices=jax.device_count())
-    tmp = out / "merged.json.tmp"
-    tmp.write_text(json.dumps(meta) + "\n")
-    os.replace(tmp, out / "merged.json")
-
-
-def _split(grids, summary: Summary, trace: Any, trace_every: int) -> list[SweepResult]:
-    results, lo = [], 0
-    for grid in grids:
-        take = lambda a, lo=lo, hi=lo + grid.size: np.asarray(a)[lo:hi]  # noqa: E731
-        results.append(
-            SweepResult(
-                grid=grid,
-                summary=jax.tree.map(take, summary),
-                trace=None if trace is None else jax.tree.map(take, trace),
-                trace_every=trace_every,
-            )
-        )
-        lo += grid.size
-    return results
+    atomic_write_text(out / "merged.json", json.dumps(meta) + "\n")

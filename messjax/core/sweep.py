@@ -352,9 +352,15 @@ def run_sweeps(
     trace = None
     if trace_every > 0:
         trace = jax.tree.map(lambda *a: np.concatenate(a), *[p[1] for p in parts])
+    return split_by_grid(grids, summary, trace, trace_every)
+
+
+def split_by_grid(grids, summary: Summary, trace: Any, trace_every: int) -> list[SweepResult]:
+    """One :class:`SweepResult` per grid from results stacked along the cells of ``grids``
+    (in order)."""
     results, lo = [], 0
     for grid in grids:
-        take = lambda a, lo=lo, hi=lo + grid.size: a[lo:hi]  # noqa: E731
+        take = lambda a, lo=lo, hi=lo + grid.size: np.asarray(a)[lo:hi]  # noqa: E731
         results.append(
             SweepResult(
                 grid=grid,
