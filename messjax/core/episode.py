@@ -65,29 +65,46 @@ class Totals:
         )
 
     def add_step(self, out: StepOutput, alpha) -> Totals:
-        """Fold one request's outcome in.
+        """Fold one MESS+ request's outcome in (every model queried on an exploration)."""
+        M = self.served_counts.shape[0]
+        one_hot = jnp.arange(M) == out.model
+        return self.add(
+            model=out.model,
+            queried=jnp.where(out.explore, jnp.ones((M,), bool), one_hot),
+            explore=out.explore,
+            feedback=out.feedback,
+            satisfaction=out.satisfaction,
+            cost=out.cost,
+            queue=out.virtual_queue,
+            ideal_queue=out.ideal_queue,
+            alpha=alpha,
+        )
+
+    def add(
+        self, *, model, queried, explore, feedback, satisfaction, cost, queue, ideal_queue, alpha
+    ) -> Totals:
+        """Fold one request in: the served ``model``, the ``queried`` mask [M], and the
+        decision queue after the request (any policy's).
 
         ``cumulative_violation`` accumulates the positive part of the running shortfall,
         ``sum_t max(0, alpha - sat_t)`` with ``sat_t`` the satisfaction rate after request t.
         """
         M = self.served_counts.shape[0]
         n = self.num_requests + 1
-        satisfied = self.satisfied + out.satisfaction
-        one_hot = (jnp.arange(M) == out.model).astype(jnp.int32)
-        queried = jnp.where(out.explore, jnp.ones((M,), jnp.int32), one_hot)
+        satisfied = self.satisfied + satisfaction
         return Totals(
             num_requests=n,
-            total_cost=self.total_cost + out.cost,
+            total_cost=self.total_cost + cost,
             satisfied=satisfied,
-            explore_count=self.explore_count + out.explore,
-            feedback_count=self.feedback_count + out.feedback,
-            served_counts=self.served_counts + one_hot,
-            query_counts=self.query_counts + queried,
+            explore_count=self.explore_count + explore,
+            feedback_count=self.feedback_count + feedback,
+            served_counts=self.served_counts + (jnp.arange(M) == model).astype(jnp.int32),
+            query_counts=self.query_counts + queried.astype(jnp.int32),
             cumulative_violation=self.cumulative_violation
             + jnp.maximum(0.0, alpha - satisfied / n),
-            max_queue=jnp.maximum(self.max_queue, out.virtual_queue),
-            virtual_queue=out.virtual_queue,
-            ideal_queue=out.ideal_queue,
+            max_queue=jnp.maximum(self.max_queue, queue),
+            virtual_queue=queue,
+            ideal_queue=ideal_queue,
         )
 
 

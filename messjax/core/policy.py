@@ -289,22 +289,17 @@ def step(state: PolicyState, x, labels, costs, hp: Hyperparams, pp: PolicyParams
 
 
 def _add(totals: Totals, out: PolicyOutput, alpha) -> Totals:
-    M = totals.served_counts.shape[0]
-    n = totals.num_requests + 1
-    satisfied = totals.satisfied + out.satisfaction
-    one_hot = (jnp.arange(M) == out.model).astype(jnp.int32)
-    return Totals(
-        num_requests=n,
-        total_cost=totals.total_cost + out.cost,
-        satisfied=satisfied,
-        explore_count=totals.explore_count + out.explore,
-        feedback_count=totals.feedback_count + out.feedback,
-        served_counts=totals.served_counts + one_hot,
-        query_counts=totals.query_counts + out.queried.astype(jnp.int32),
-        cumulative_violation=totals.cumulative_violation + jnp.maximum(0.0, alpha - satisfied / n),
-        max_queue=jnp.maximum(totals.max_queue, out.deficit),
-        virtual_queue=out.deficit,
+    """Fold one request in; the decision queue is the signed deficit D, the ideal one D*."""
+    return totals.add(
+        model=out.model,
+        queried=out.queried,
+        explore=out.explore,
+        feedback=out.feedback,
+        satisfaction=out.satisfaction,
+        cost=out.cost,
+        queue=out.deficit,
         ideal_queue=out.realised_deficit,
+        alpha=alpha,
     )
 
 
