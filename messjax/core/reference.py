@@ -414,16 +414,23 @@ def reference_episode(
         s_hat=s_hat,
         cost_estimate=used_estimate,
     )
-    out["totals"] = _totals(out, alpha, M)
+    out["totals"] = episode_totals(out, alpha, M)
     return out
 
 
-def _totals(out: dict, alpha: float, M: int) -> dict:
-    """The fields of :class:`messjax.core.episode.Summary`, from the per-request arrays."""
+def episode_totals(out: dict, alpha: float, M: int) -> dict:
+    """The fields of :class:`messjax.core.episode.Summary`, from the per-request arrays of a
+    NumPy loop: ``model``, ``satisfaction``, ``cost``, ``explore``, ``feedback``,
+    ``virtual_queue``, ``ideal_queue`` and, for a policy that does not query every model on
+    an exploration, ``queried`` [T, M] (else derived: all models on an exploration)."""
     T = out["model"].shape[0]
     n = max(T, 1)
     served = np.bincount(out["model"], minlength=M)
-    queried = served + out["explore"].sum() - np.bincount(out["model"][out["explore"]], minlength=M)
+    if "queried" in out:
+        queried = out["queried"].sum(axis=0)
+    else:
+        explored = np.bincount(out["model"][out["explore"]], minlength=M)
+        queried = served + out["explore"].sum() - explored
     running = np.cumsum(out["satisfaction"]) / np.arange(1, T + 1)
     satisfaction = out["satisfaction"].sum() / n
     return dict(

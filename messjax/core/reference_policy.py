@@ -52,6 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from messjax.core import policy
+from messjax.core.reference import episode_totals
 from messjax.core.step import request_randomness
 from messjax.core.types import Hyperparams, make_hparams
 
@@ -288,29 +289,10 @@ def reference_policy_episode(
         posterior_mean=p_out,
         cost_estimate=e_out,
     )
-    out["totals"] = _totals(out, alpha, M)
+    # the signed deficit is the decision queue, the realised deficit the ideal one
+    queues = dict(virtual_queue=deficit, ideal_queue=realised)
+    out["totals"] = episode_totals({**out, **queues}, alpha, M)
     return out
-
-
-def _totals(out: dict, alpha: float, M: int) -> dict:
-    """The fields of :class:`messjax.core.episode.Summary`, from the per-request arrays."""
-    T = out["model"].shape[0]
-    satisfaction = out["satisfaction"].sum() / max(T, 1)
-    running = np.cumsum(out["satisfaction"]) / np.arange(1, T + 1)
-    return dict(
-        num_requests=T,
-        total_cost=out["cost"].sum(),
-        satisfaction=satisfaction,
-        sla_met=bool(satisfaction >= alpha),
-        explore_count=int(out["explore"].sum()),
-        feedback_count=int(out["feedback"].sum()),
-        served_counts=np.bincount(out["model"], minlength=M),
-        query_counts=out["queried"].sum(axis=0),
-        cumulative_violation=np.maximum(0.0, alpha - running).sum(),
-        max_queue=max(0.0, out["deficit"].max(initial=0.0)),
-        final_queue=out["deficit"][-1] if T else 0.0,
-        final_ideal_queue=out["realised_deficit"][-1] if T else 0.0,
-    )
 
 
 def policy_loop_seconds_per_request(
