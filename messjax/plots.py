@@ -25,20 +25,12 @@ from typing import Any
 import numpy as np
 
 from messjax import paper
+from messjax.core.names import HPARAM_NAMES
 from messjax.logging import SUMMARY_CSV, TRACES_NPZ, load_traces, read_summary_csv
 
 FIGURES = "figures"
 #: Axes other than alpha, V and c that may vary in a sweep.
-OTHER_AXES = (
-    "learning_rate",
-    "epochs",
-    "feedback_rate",
-    "cost_estimator",
-    "inference_cost",
-    "training_cost",
-    "momentum",
-    "sparse_training",
-)
+OTHER_AXES = tuple(k for k in HPARAM_NAMES if k not in ("alpha", "V", "c"))
 _UNIT_NAMES = {"J": "energy", "s": "time", "$": "price"}
 
 

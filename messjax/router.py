@@ -199,9 +199,13 @@ class Ticket:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Ticket:
+    def from_json(cls, d: dict[str, Any], x: np.ndarray | None = None) -> Ticket:
+        """Inverse of :meth:`to_json`; ``x`` supplies the embedding when the record was saved
+        without it (checkpoints store the embeddings as an array beside the records)."""
         dt = float_dtype()
-        x = np.frombuffer(zlib.decompress(base64.b64decode(d["x"])), d["x_dtype"]).astype(dt)
+        if x is None:
+            x = np.frombuffer(zlib.decompress(base64.b64decode(d["x"])), d["x_dtype"])
+        x = np.array(x, dt)  # a writable copy (frombuffer's array is read-only)
         return cls(
             id=d["id"],
             index=int(d["index"]),
@@ -913,26 +917,13 @@ class Router:
 
     def load_live(self, meta: dict[str, Any], xs: np.ndarray | None) -> None:
         """Inverse of :meth:`live_meta` (``xs``: the tickets' embeddings, ``[K, d]``)."""
-        dt = float_dtype()
         self.routed = int(meta["routed"])
         self.expiry = meta.get("expiry")
         self.stats = RouterStats(**meta["stats"])
         self._closed = {k: float(v) for k, v in meta["closed"]}
         self._tickets = {}
         for i, d in enumerate(meta["tickets"]):
-            self._tickets[d["id"]] = Ticket(
-                id=d["id"],
-                index=int(d["index"]),
-                explore=bool(d["explore"]),
-                model=int(d["model"]),
-                feedback=bool(d["feedback"]),
-                s_hat=np.asarray(d["s_hat"], dt),
-                cost_estimate=np.asarray(d["cost_estimate"], dt),
-                x=np.asarray(xs[i], dt),
-                issued_at=float(d["issued_at"]),
-                costs=None if d["costs"] is None else np.asarray(d["costs"], np.float64),
-                queried=tuple(int(m) for m in d.get("queried", ())),
-            )
+            self._tickets[d["id"]] = Ticket.from_json(d, x=xs[i])
 
     def save(self, path) -> Any:
         """Save the whole router (state, hyperparameters, models, seed, config, in-flight
