@@ -336,6 +336,24 @@ def fit_cost_model(runs) -> tuple[float, float]:
     return float(a), float(b)
 
 
+def _run_worker(mode: str, name: str, spec: dict, streams, inp: Path, out: Path) -> None:
+    """Run this script as ``mode`` in a fresh process on the subset (``spec`` + the streams'
+    ``x``, ``labels``, ``costs`` saved to ``inp``), with single-threaded BLAS; it writes
+    ``out``."""
+    arrays = {f"{k}{i}": a for i, st in enumerate(streams) for k, a in zip("xlc", st, strict=True)}
+    np.savez(inp, spec=json.dumps(spec), **arrays)
+    threads = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), mode, str(inp), str(out)],
+        env={**os.environ, **threads},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"the {name} worker failed:\n{proc.stderr[-3000:]}")
+
+
 def time_numpy_loop(table, X, plan: Plan, config: EngineConfig, log) -> dict[str, Any]:
     """Time the NumPy loop on the subset and fit its cost model (``a`` s per request, ``b`` s
     per SGD step).
@@ -353,20 +371,7 @@ def time_numpy_loop(table, X, plan: Plan, config: EngineConfig, log) -> dict[str
             config=dataclasses.asdict(config),
             cells=[[task, s, hp] for task, s, _, hp in cells],
         )
-        arrays = {
-            f"{k}{i}": a for i, st in enumerate(streams) for k, a in zip("xlc", st, strict=True)
-        }
-        np.savez(inp, spec=json.dumps(spec), **arrays)
-        threads = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-        proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), WORKER, str(inp), str(out)],
-            env={**os.environ, **threads},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"the NumPy-loop worker failed:\n{proc.stderr[-3000:]}")
+        _run_worker(WORKER, "NumPy-loop", spec, streams, inp, out)
         with np.load(out) as data:
             runs = json.loads(str(data["runs"]))
             for i, run in enumerate(runs):
@@ -516,20 +521,7 @@ def time_messjax_loop(table, X, plan: Plan, log) -> dict[str, Any]:
             repeats=plan.numpy_repeats,
             cells=[[c["task"], c["stream"], c["seed"], _hp_dict(c)] for c in cells],
         )
-        arrays = {
-            f"{k}{i}": a for i, st in enumerate(streams) for k, a in zip("xlc", st, strict=True)
-        }
-        np.savez(inp, spec=json.dumps(spec), **arrays)
-        threads = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-        proc = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), POLICY_WORKER, str(inp), str(out)],
-            env={**os.environ, **threads},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"the messjax-loop worker failed:\n{proc.stderr[-3000:]}")
+        _run_worker(POLICY_WORKER, "messjax-loop", spec, streams, inp, out)
         runs = json.loads(out.read_text())
     requests = sum(r["requests"] for r in runs)
     seconds = sum(r["s"] for r in runs)
