@@ -45,6 +45,13 @@ PAPER_ALPHA = {
 
 #: Sweep grids of the authors.
 SEEDS = (42, 43, 44)
+
+
+def first_seeds(n: int) -> list[int]:
+    """The first ``n`` seeds of the tables: the paper's (42, 43, 44), then 45, 46, ..."""
+    return list(SEEDS[:n]) + list(range(SEEDS[-1] + 1, SEEDS[0] + n))
+
+
 C_GRID = (0.01, 0.1, 1.0)
 V_GRID = (1e-5, 1e-4, 1e-3, 1e-2)
 ALPHA_GRID = {

@@ -502,7 +502,7 @@ def main(args: argparse.Namespace) -> int:
     from messjax.experiment import table_features
     from messjax.fileio import claim_output_dir
     from messjax.metrics import cost_column, cost_display
-    from messjax.paper import PAPER_V, SEEDS
+    from messjax.paper import PAPER_V, first_seeds
 
     t_start = time.perf_counter()
     if args.seeds < 1:
@@ -518,7 +518,7 @@ def main(args: argparse.Namespace) -> int:
             "(per task) or --alpha paper",
         )
     alphas = Alphas.parse(args.alpha)
-    seeds = tuple(SEEDS[: args.seeds]) + tuple(range(SEEDS[-1] + 1, 42 + args.seeds))
+    seeds = tuple(first_seeds(args.seeds))
     table = load(args, args.zoo, NAME)
     if args.max_requests:
         keep = [np.flatnonzero(table.tasks == t)[: args.max_requests] for t in table.task_names]

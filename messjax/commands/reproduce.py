@@ -583,12 +583,12 @@ def main(args: argparse.Namespace) -> int:
     from messjax.experiment import table_features
     from messjax.fileio import claim_output_dir
     from messjax.metrics import cost_column, cost_display
-    from messjax.paper import PAPER_C, PAPER_V, SEEDS
+    from messjax.paper import PAPER_C, PAPER_V, first_seeds
 
     t_start = time.perf_counter()
     if args.seeds < 1:
         raise ConfigError("seeds", f"must be >= 1, got {args.seeds}")
-    seeds = list(SEEDS[: args.seeds]) + list(range(SEEDS[-1] + 1, 42 + args.seeds))
+    seeds = first_seeds(args.seeds)
     featurizer = args.featurizer or default_featurizer()
     table, zoo = load_table(args.zoo, data_dir(args), args.max_requests)
     tasks = [t for t in args.tasks.split(",") if t] if args.tasks else None

@@ -191,7 +191,7 @@ class ServeApp:
         )
         self.upstream_calls = Counter(
             "messjax_upstream_calls",
-            "calls to each upstream (every upstream on an exploration)",
+            "calls to each upstream (every upstream a decision queried)",
             ["model"],
             registry=self.registry,
         )
