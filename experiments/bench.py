@@ -53,7 +53,6 @@ from typing import Any
 import jax
 import numpy as np
 
-from messjax import compile_cache
 from messjax.commands._common import data_dir
 from messjax.commands.bench import add_arguments
 from messjax.core import sweep
@@ -68,6 +67,7 @@ from messjax.errors import MessjaxError
 from messjax.features import HashingFeaturizer, cache, featurize, get_featurizer
 from messjax.features.minilm import bucket_length, find_weights, load_encoder
 from messjax.paper import ALPHA_GRID, C_GRID, PAPER_TASKS, PAPER_V, SEEDS, V_GRID, predictor_preset
+from messjax.runs import compile_cache
 
 ZOO = "llama3"
 

@@ -335,7 +335,7 @@ def run_scale(
 
 
 def _worker(argv: list[str]) -> int:
-    from messjax import compile_cache
+    from messjax.runs import compile_cache
 
     compile_cache.enable()
     kind = argv[0]

@@ -56,7 +56,7 @@ def run_streams(table, x, streams, seeds, overrides):
 
 def main() -> int:
     from messjax.commands.reproduce import build_streams, load_table, zoo_alphas
-    from messjax.experiment import table_features
+    from messjax.runs.experiment import table_features
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=None)

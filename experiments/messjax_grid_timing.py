@@ -11,8 +11,8 @@ import numpy as np
 from messjax.commands.reproduce import build_streams, load_table, zoo_alphas
 from messjax.core import policy
 from messjax.core.sweep import request_order
-from messjax.experiment import table_features
 from messjax.paper import ALPHA_GRID
+from messjax.runs.experiment import table_features
 
 table, name = load_table("llama3", None)
 x = table_features(table, "minilm")

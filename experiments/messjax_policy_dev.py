@@ -176,7 +176,7 @@ def simulate(x, labels, costs, alpha, orders, hp, rng_seed=0):
 
 def main():
     from messjax.commands.reproduce import build_streams, load_table, zoo_alphas
-    from messjax.experiment import table_features
+    from messjax.runs.experiment import table_features
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--zoo", default="llama3")

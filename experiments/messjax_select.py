@@ -40,7 +40,7 @@ def evaluate(zoo: str, scenario: str, settings: list[dict], synthetic: bool = Tr
     ``ok`` (the bar) and ``rel`` (cost / cheapest single model meeting alpha)."""
     from messjax.commands.reproduce import build_streams, load_table, zoo_alphas
     from messjax.core import policy
-    from messjax.experiment import table_features
+    from messjax.runs.experiment import table_features
 
     if synthetic:
         table, name = load_table(f"synthetic:{zoo}", None)

@@ -24,8 +24,8 @@ from messjax.commands.reproduce import (
     run_messplus,
     zoo_alphas,
 )
-from messjax.experiment import table_features
 from messjax.paper import PAPER_C, PAPER_V, SEEDS
+from messjax.runs.experiment import table_features
 
 
 def main() -> None:

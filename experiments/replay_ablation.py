@@ -14,8 +14,8 @@ import os
 
 from messjax.core.sweep import make_grid
 from messjax.data import load_zoo
-from messjax.experiment import sweep_table
 from messjax.paper import PAPER_ALPHA, PAPER_TASKS, SEEDS, predictor_preset
+from messjax.runs.experiment import sweep_table
 
 
 def main() -> None:

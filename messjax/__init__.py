@@ -21,7 +21,7 @@ _EXPORTS = {
     "make_hparams": "messjax.core.types",
     "make_grid": "messjax.core.sweep",
     "run_sweep": "messjax.core.sweep",
-    "sweep_table": "messjax.experiment",
+    "sweep_table": "messjax.runs.experiment",
     "Router": "messjax.router",
 }
 __all__ = sorted(_EXPORTS)

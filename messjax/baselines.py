@@ -55,12 +55,12 @@ import numpy as np
 import optax
 
 from messjax.core.episode import Summary
+from messjax.core.predictor import bce_loss, init_predictor, predict_logits
 from messjax.core.sweep import SweepResult, request_order
 from messjax.core.types import EngineConfig
 from messjax.data.streams import permutation
 from messjax.data.table import RoutingTable
 from messjax.errors import ConfigError
-from messjax.predictor import bce_loss, init_predictor, predict_logits
 
 #: Relative tolerance for ties in the oracle's Lagrangian (costs are float32 joules).
 _TIE_RTOL = 1e-9

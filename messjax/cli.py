@@ -18,8 +18,9 @@ import os
 import pkgutil
 import sys
 
-from messjax import commands, compile_cache
+from messjax import commands
 from messjax.errors import MessjaxError
+from messjax.runs import compile_cache
 
 
 def _command_modules():

@@ -927,8 +927,9 @@ class Router:
 
     def save(self, path) -> Any:
         """Save the whole router (state, hyperparameters, models, seed, config, in-flight
-        tickets) with Orbax to the folder ``path``; see :func:`messjax.checkpoint.save_router`."""
-        from messjax.checkpoint import save_router
+        tickets) with Orbax to the folder ``path``; see
+        :func:`messjax.runs.checkpoint.save_router`."""
+        from messjax.runs.checkpoint import save_router
 
         with self.lock:
             snap = self.snapshot()
@@ -937,6 +938,6 @@ class Router:
     @classmethod
     def restore(cls, path) -> Router:
         """The router saved at ``path``; it continues exactly where the saved one stopped."""
-        from messjax.checkpoint import restore_router
+        from messjax.runs.checkpoint import restore_router
 
         return restore_router(path, cls)

@@ -24,8 +24,8 @@ def sweep_inputs():
 
 def main(out_dir: str, num_processes: int, process_id: int, port: int, cpu_devices: int) -> int:
     jax.config.update("jax_num_cpu_devices", cpu_devices)
-    from messjax import distributed
     from messjax.core.types import EngineConfig
+    from messjax.runs import distributed
 
     if num_processes > 1:
         distributed.initialize(f"localhost:{port}", num_processes, process_id)

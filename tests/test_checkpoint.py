@@ -6,11 +6,11 @@ import jax
 import numpy as np
 import pytest
 
-from messjax.checkpoint import SweepCheckpoint, chunk_bounds
 from messjax.core.episode import Summary, Totals
 from messjax.data import synthetic_zoo
 from messjax.errors import MessjaxError
 from messjax.router import Router
+from messjax.runs.checkpoint import SweepCheckpoint, chunk_bounds
 
 D = 16
 
@@ -135,7 +135,7 @@ def test_sweep_checkpoint_roundtrip_and_identity(tmp_path):
             assert getattr(s, k).dtype == getattr(summary, k).dtype
         _, tr = ck.load("t/2", 0)
         np.testing.assert_array_equal(tr.served_counts, trace.served_counts)
-    from messjax.checkpoint import CheckpointMismatch
+    from messjax.runs.checkpoint import CheckpointMismatch
 
     with pytest.raises(CheckpointMismatch, match=r"config\.alpha"):
         SweepCheckpoint(tmp_path / "ck", {"config": {"alpha": [0.6]}})

@@ -1,4 +1,4 @@
-"""The persistent compilation cache switch (messjax.compile_cache)."""
+"""The persistent compilation cache switch (messjax.runs.compile_cache)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from messjax import compile_cache
+from messjax.runs import compile_cache
 
 
 def test_default_folder_and_switch(monkeypatch, tmp_path):
@@ -37,11 +37,11 @@ def test_enable_before_and_after_jax_is_imported(tmp_path):
     env.pop(compile_cache.SWITCH_ENV, None)
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     before = (
-        "from messjax import compile_cache as c; import sys; p = c.enable(); "
+        "from messjax.runs import compile_cache as c; import sys; p = c.enable(); "
         "assert 'jax' not in sys.modules; import jax; print(jax.config.jax_compilation_cache_dir)"
     )
     after = (
-        "import jax; from messjax import compile_cache as c; c.enable(); "
+        "import jax; from messjax.runs import compile_cache as c; c.enable(); "
         "print(jax.config.jax_compilation_cache_dir)"
     )
     assert _child(before, env) == str(tmp_path / "jc")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from messjax import cli, paper
-from messjax.config import (
+from messjax.errors import ConfigError
+from messjax.runs.config import (
     DEFAULT_CONFIG,
     SweepConfig,
     apply_overrides,
@@ -17,7 +18,6 @@ from messjax.config import (
     parse_yaml,
     read_yaml,
 )
-from messjax.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

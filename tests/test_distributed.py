@@ -94,7 +94,7 @@ def test_global_sweep_equals_run_sweeps(tmp_path):
         sys.path.pop(0)
     from messjax.core.sweep import run_sweeps
     from messjax.core.types import EngineConfig
-    from messjax.distributed import run_sweeps_global
+    from messjax.runs.distributed import run_sweeps_global
 
     streams, grids = sweep_inputs()
     config = EngineConfig(num_models=3, feature_dim=12)

@@ -407,7 +407,7 @@ def test_sparse_training_rules_and_momentum_fast_equals_generic():
 
 
 def _one_gradient(config, params, x, labels, key):
-    from messjax.predictor import copies_gradient
+    from messjax.core.predictor import copies_gradient
 
     return copies_gradient(params, x, labels, key, config)
 
@@ -418,7 +418,7 @@ def test_copies_gradient_is_the_mean_over_copies_and_the_norm_trick_exact():
     first-layer kernel equals its d x h sum of squares."""
     import optax
 
-    from messjax.predictor import (
+    from messjax.core.predictor import (
         clip_gradient,
         head_masks,
         init_predictor,

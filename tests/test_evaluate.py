@@ -14,7 +14,7 @@ from messjax.commands import evaluate as E
 from messjax.commands.reproduce import METHOD_ORDER, run_messplus
 from messjax.data import synthetic_zoo
 from messjax.errors import ConfigError
-from messjax.experiment import table_features
+from messjax.runs.experiment import table_features
 
 PRICE_ARGS = [
     "--price",

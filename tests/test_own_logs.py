@@ -112,7 +112,8 @@ def test_describe_big_zoo_is_readable(rb_file, capsys):
     assert "note: dropped 3 of 60 requests" in captured.err
     out = captured.out
     assert "dropped on load: 3 requests" in out
-    assert max(len(line) for line in out.splitlines()) <= 100
+    # the table stays narrow; only a line naming the (arbitrarily long) file path may be wider
+    assert max(len(line) for line in out.splitlines() if str(rb_file) not in line) <= 100
     for k, m in enumerate(load_routerbench(rb_file, missing="drop").models):
         assert f"{k + 1:>3}  {m} " in out  # the models table names each model once, numbered
     assert "mean cost (1e-" in out  # per-task costs on one scale
@@ -212,7 +213,7 @@ def test_prices(tmp_path):
 
 
 def test_config_keys_missing_and_prices(tmp_path):
-    from messjax.config import config_from_dict, load_tables
+    from messjax.runs.config import config_from_dict, load_tables
 
     folder = routellm_folder(tmp_path / "routellm", n=5)
     (folder / "gsm8k.csv").write_text(

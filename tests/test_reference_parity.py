@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 from messjax.core.episode import Stream, run_episode
+from messjax.core.predictor import init_predictor
 from messjax.core.reference import draw_coins, numpy_loop_seconds_per_request, reference_episode
 from messjax.core.step import decide, init_state, observe
 from messjax.core.types import HPARAM_NAMES, EngineConfig, Request, make_hparams
-from messjax.predictor import init_predictor
 
 T = 2000  # requests per episode
 D = 32  # feature width: small, the features are not what is under test

@@ -372,7 +372,8 @@ def test_save_never_deletes_what_it_did_not_write(tmp_path):
 
 @pytest.mark.parametrize("swap", ["exchange", "two-renames"])
 def test_save_replaces_its_own_checkpoint_atomically(tmp_path, monkeypatch, swap):
-    from messjax import checkpoint, fileio
+    from messjax import fileio
+    from messjax.runs import checkpoint
 
     if swap == "two-renames":
         monkeypatch.setattr(fileio, "exchange_paths", lambda a, b: False)
@@ -503,8 +504,8 @@ def test_oracle_route_costs_are_checked():
 
 
 def test_training_step_skips_non_finite_gradients():
+    from messjax.core.predictor import init_predictor, train_on_batch, train_on_example
     from messjax.core.types import EngineConfig
-    from messjax.predictor import init_predictor, train_on_batch, train_on_example
 
     config = EngineConfig(num_models=3, feature_dim=D, head="mlp")
     params, opt = init_predictor(jax.random.PRNGKey(0), config)
@@ -534,7 +535,7 @@ def test_training_step_skips_non_finite_gradients():
     ],
 )
 def test_bad_configs_are_refused_naming_the_key(tmp_path, text, key):
-    from messjax.config import load_config
+    from messjax.runs.config import load_config
 
     path = tmp_path / "cfg.yaml"
     path.write_text(text)
@@ -571,7 +572,7 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
 def test_sweep_refuses_non_finite_features():
     from messjax.core.sweep import make_grid
     from messjax.data import synthetic_zoo
-    from messjax.experiment import sweep_table
+    from messjax.runs.experiment import sweep_table
 
     table = synthetic_zoo("toy", num_requests=20, seed=0)
     x = np.ones((20, D), np.float32)

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from messjax import cli, experiment
-from messjax.checkpoint import SweepCheckpoint
-from messjax.config import load_config
-from messjax.logging import load_traces, read_offline_run, read_summary_csv
+from messjax import cli
+from messjax.outputs.results import load_traces, read_offline_run, read_summary_csv
+from messjax.runs import experiment
+from messjax.runs.checkpoint import SweepCheckpoint
+from messjax.runs.config import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

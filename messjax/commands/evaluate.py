@@ -499,10 +499,10 @@ def main(args: argparse.Namespace) -> int:
     from messjax.baselines import RouterTraining
     from messjax.commands.reproduce import default_featurizer, markdown, plot_task, write_csv
     from messjax.errors import ConfigError
-    from messjax.experiment import table_features
     from messjax.fileio import claim_output_dir
     from messjax.metrics import cost_column, cost_display
     from messjax.paper import PAPER_V, first_seeds
+    from messjax.runs.experiment import table_features
 
     t_start = time.perf_counter()
     if args.seeds < 1:

@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from messjax.fileio import claim_output_dir
-    from messjax.logging import SUMMARY_CSV
-    from messjax.plots import draw_figures
+    from messjax.outputs.figures import draw_figures
+    from messjax.outputs.results import SUMMARY_CSV
 
     out = Path(args.dir)
     if not (out / SUMMARY_CSV).is_file():

@@ -2,7 +2,7 @@
 
 For each task of the zoo (MESSPLUS.md section 6): MESS+ as in the paper (V = 1e-4, c = 0.1,
 ``last_explore`` cost estimate, MLP head, the authors' per-task predictor presets, seeds 42,
-43, 44) through :func:`messjax.experiment.sweep_table`, and the baselines of
+43, 44) through :func:`messjax.runs.experiment.sweep_table`, and the baselines of
 :mod:`messjax.baselines` on the same request orders. Writes ``DIR/table.csv`` (one row per task
 x method), ``DIR/table.md`` (the paper's numbers beside ours where it has them) and a
 cost-vs-satisfaction figure per task, ``DIR/figures/<task>.png``.
@@ -249,7 +249,7 @@ def run_messplus(
     default, makes V unit-free: V * E_hat / max E_hat)."""
     from messjax.baselines import from_sweep
     from messjax.core.sweep import make_grid, run_sweep
-    from messjax.experiment import engine_config, sweep_table
+    from messjax.runs.experiment import engine_config, sweep_table
 
     test = table.take(spec.test_index)
     grid = make_grid(
@@ -580,10 +580,10 @@ def default_featurizer(log=print) -> str:
 def main(args: argparse.Namespace) -> int:
     from messjax.baselines import RouterTraining
     from messjax.errors import ConfigError
-    from messjax.experiment import table_features
     from messjax.fileio import claim_output_dir
     from messjax.metrics import cost_column, cost_display
     from messjax.paper import PAPER_C, PAPER_V, first_seeds
+    from messjax.runs.experiment import table_features
 
     t_start = time.perf_counter()
     if args.seeds < 1:

@@ -17,7 +17,13 @@ from messjax import paper
 from messjax.commands._common import data_dir
 from messjax.commands._zoo import add_price_arguments, notes
 from messjax.commands.sweep import add_config_arguments, execute, overrides, report
-from messjax.config import DEFAULT_CONFIG, SYNTHETIC, apply_overrides, config_from_dict, read_yaml
+from messjax.runs.config import (
+    DEFAULT_CONFIG,
+    SYNTHETIC,
+    apply_overrides,
+    config_from_dict,
+    read_yaml,
+)
 
 NAME = "run"
 HELP = "run a MESS+ sweep (default: the embedded synthetic zoo) and print a results table"
@@ -59,10 +65,10 @@ _FEW_MODELS, _SHORT_NAME = 4, 12
 
 
 def print_results(rows: Sequence[Mapping[str, Any]], models: Sequence[str] | None = None) -> str:
-    """:func:`messjax.logging.results_table`, readable for big zoos: with many or long model
+    """:func:`messjax.outputs.results.results_table`, readable for big zoos: with many or long model
     names the per-model call shares are headed by numbers (cheapest first) and a legend lists
     the models once."""
-    from messjax.logging import results_table
+    from messjax.outputs.results import results_table
 
     if not rows:
         return ""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from messjax.commands._common import add_data_dir, data_dir
-from messjax.config import WANDB_MODES, SweepConfig, load_config, load_tables
+from messjax.runs.config import WANDB_MODES, SweepConfig, load_config, load_tables
 
 NAME = "sweep"
 HELP = "run the grid of a YAML config (resumable) and write summary.csv, traces and figures"
@@ -105,10 +105,15 @@ def execute(
     import numpy as np
     from tqdm.auto import tqdm
 
-    from messjax import logging as mlog
-    from messjax.checkpoint import SweepCheckpoint, chunk_bounds, chunked_sweep, table_fingerprint
-    from messjax.experiment import summary_rows, table_features
     from messjax.fileio import claim_output_dir
+    from messjax.outputs import results as mlog
+    from messjax.runs.checkpoint import (
+        SweepCheckpoint,
+        chunk_bounds,
+        chunked_sweep,
+        table_fingerprint,
+    )
+    from messjax.runs.experiment import summary_rows, table_features
 
     start = time.perf_counter()
     tables = load_tables(cfg, data_dir)
@@ -192,7 +197,7 @@ def execute(
         return outcome
 
     # OUTPUTS
-    from messjax.plots import draw_figures
+    from messjax.outputs.figures import draw_figures
 
     files = [mlog.write_summary_csv(output.file(mlog.SUMMARY_CSV), rows)]
     files.append(output.write_text(CONFIG_YAML, resolved.to_yaml()))
@@ -274,7 +279,7 @@ def report(outcome: SweepOutcome) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from messjax.logging import results_table
+    from messjax.outputs.results import results_table
 
     cfg = load_config(args.config, overrides(args))
     outcome = execute(

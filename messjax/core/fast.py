@@ -22,6 +22,12 @@ import jax.numpy as jnp
 from flax import struct
 
 from messjax.core.episode import Summary, Totals, scan_stream
+from messjax.core.predictor import (
+    predict_logits,
+    replay_positions,
+    train_on_batch,
+    train_on_example,
+)
 from messjax.core.step import (
     explore_prob,
     init_learner,
@@ -31,12 +37,6 @@ from messjax.core.step import (
     trains_on,
 )
 from messjax.core.types import EngineConfig, Hyperparams
-from messjax.predictor import (
-    predict_logits,
-    replay_positions,
-    train_on_batch,
-    train_on_example,
-)
 
 #: Row windows of the segment matrix products: big ones, then small ones for the tail.
 BIG_WINDOW, SMALL_WINDOW = 64, 8

@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from messjax.core.predictor import LAYERNORM_EPS, head_masks
 from messjax.core.step import request_randomness
 from messjax.core.types import (
     CHOICE_LEAVES,
@@ -50,7 +51,6 @@ from messjax.core.types import (
     Hyperparams,
     make_hparams,
 )
-from messjax.predictor import LAYERNORM_EPS, head_masks
 
 __all__ = ["Coins", "draw_coins", "numpy_loop_seconds_per_request", "reference_episode"]
 

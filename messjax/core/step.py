@@ -24,6 +24,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from messjax.core.predictor import (
+    init_predictor,
+    predict_logits,
+    replay_positions,
+    train_on_batch,
+    train_on_example,
+)
 from messjax.core.types import (
     COST_ESTIMATORS,
     SPARSE_TRAINING,
@@ -37,13 +44,6 @@ from messjax.core.types import (
     RouterState,
     StepOutput,
     float_dtype,
-)
-from messjax.predictor import (
-    init_predictor,
-    predict_logits,
-    replay_positions,
-    train_on_batch,
-    train_on_example,
 )
 
 RUNNING_MEAN = COST_ESTIMATORS.index("running_mean")

@@ -35,10 +35,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from messjax.config import _did_you_mean, read_yaml
 from messjax.core.policy import POLICY_PARAM_NAMES, default_hparams, default_policy_params
 from messjax.core.types import make_hparams
 from messjax.errors import ConfigError
+from messjax.runs.config import _did_you_mean, read_yaml
 
 HPARAM_KEYS = (
     "alpha",

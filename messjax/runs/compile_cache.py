@@ -104,7 +104,7 @@ def measure_cold_warm(streams, grids, config, *, num_devices: int | None = None,
         for phase in ("cold", "warm"):
             res = Path(tmp) / f"{phase}.json"
             env = {**os.environ, DIR_ENV: str(cache), SWITCH_ENV: "1"}
-            cmd = [sys.executable, "-m", "messjax.compile_cache", PROBE, str(inp), str(res)]
+            cmd = [sys.executable, "-m", "messjax.runs.compile_cache", PROBE, str(inp), str(res)]
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 raise RuntimeError(f"the compile probe failed:\n{proc.stderr[-3000:]}")
@@ -157,5 +157,5 @@ def _probe(inp: str, out: str) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == [PROBE]:
         sys.exit(_probe(sys.argv[2], sys.argv[3]))
-    print(f"usage: python -m messjax.compile_cache {PROBE} IN.npz OUT.json", file=sys.stderr)
+    print(f"usage: python -m messjax.runs.compile_cache {PROBE} IN.npz OUT.json", file=sys.stderr)
     sys.exit(2)

@@ -1,7 +1,7 @@
 """Orbax checkpoints: resumable sweeps and the live router's state.
 
 Sweeps. :func:`chunked_sweep` runs a grid ``chunk_size`` cells at a time through
-:func:`messjax.experiment.sweep_table` and saves every finished chunk (its summaries and traces)
+:func:`messjax.runs.experiment.sweep_table` and saves every finished chunk (its summaries and traces)
 under ``OUT/checkpoints/<task>/chunk_<i>``. Rerunning the same command loads those chunks and
 computes only the rest; a cell's numbers do not depend on the chunk it ran in, so a resumed
 sweep writes the same ``summary.csv`` byte for byte. ``OUT/checkpoints/sweep.json`` records
@@ -200,7 +200,7 @@ def chunked_sweep(
     progress: Callable[[int], None] | None = None,
     **sweep_kw: Any,
 ):
-    """:func:`~messjax.experiment.sweep_table` over ``grid`` one chunk at a time.
+    """:func:`~messjax.runs.experiment.sweep_table` over ``grid`` one chunk at a time.
 
     Chunks already in ``checkpoint`` (under ``task``) are loaded, the others computed and
     saved. ``progress(n)`` is called with the number of cells of each finished chunk.
@@ -209,7 +209,7 @@ def chunked_sweep(
     import jax
 
     from messjax.core.sweep import SweepResult
-    from messjax.experiment import sweep_table
+    from messjax.runs.experiment import sweep_table
 
     task = task if task is not None else table.name
     trace_every = int(sweep_kw.get("trace_every", 0))

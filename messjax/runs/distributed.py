@@ -2,7 +2,7 @@
 
 Every process runs the same program (one per host, or one per GPU):
 
-    from messjax import distributed
+    from messjax.runs import distributed
     distributed.initialize()                       # jax.distributed.initialize
     results = distributed.run_sweeps_global(streams, grids, config, out_dir="runs/sweep")
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from messjax import paper
 from messjax.core.names import HPARAM_NAMES
-from messjax.logging import SUMMARY_CSV, TRACES_NPZ, load_traces, read_summary_csv
+from messjax.outputs.results import SUMMARY_CSV, TRACES_NPZ, load_traces, read_summary_csv
 
 FIGURES = "figures"
 #: Axes other than alpha, V and c that may vary in a sweep.

@@ -366,7 +366,7 @@ def _mean_std(a: np.ndarray) -> str:
 def results_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """A compact text table per task: per setting (seeds pooled) the total cost, satisfaction
     (mean ± std over seeds), how many seeds met the SLA and the share of calls per model."""
-    from messjax.plots import cost_scale
+    from messjax.outputs.figures import cost_scale
 
     by_task: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
