@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class MessjaxError(ValueError):
     """Base class: bad input given to messjax (data, config, arguments)."""
@@ -52,3 +55,20 @@ class OutputFolderError(MessjaxError):
 
 class CheckpointError(MessjaxError):
     """A checkpoint is missing, incomplete or unreadable; the message says how to go on."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """``" (did you mean 'x'?)"`` naming the closest of ``candidates`` to ``name`` (a
+    :func:`difflib.get_close_matches` ratio of at least ``cutoff``, else one equal to ``name``
+    up to case), or ``""`` when none is close: appended to an "unknown ..." message."""
+    candidates = list(candidates)
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=cutoff)
+    if not close:
+        close = [c for c in candidates if c.lower() == name.lower()]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def brief(e: BaseException) -> str:
+    """``Type: first line of the message`` (library errors can span dozens of lines)."""
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__

@@ -20,7 +20,8 @@ from messjax.data import (
     load_routerbench,
     load_zoo,
 )
-from messjax.data.loaders import _parse_prompt, detect_format
+from messjax.data.loaders import detect_format
+from messjax.data.loaders.routerbench import _parse_prompt
 from messjax.errors import ConfigError, DataError
 
 FIXTURES = Path(__file__).parent / "fixtures"

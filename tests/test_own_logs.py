@@ -23,11 +23,11 @@ from messjax import cli
 from messjax.data import describe, load_routellm, load_routerbench, load_zoo
 from messjax.data.loaders import (
     IncompleteRowsWarning,
-    _utf8_error,
     detect_format,
     parse_price,
     read_prices,
 )
+from messjax.data.loaders.csvfile import _utf8_error
 from messjax.errors import ConfigError, DataError
 
 EMPTY = [(7, "gpt-3.5-turbo-1106"), (20, "claude-v2"), (20, "claude-v1"), (33, "claude-v2")]

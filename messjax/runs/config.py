@@ -17,7 +17,6 @@ The default config (``configs/synthetic.yaml``) is embedded as :data:`DEFAULT_CO
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 import re
@@ -29,7 +28,7 @@ import yaml
 
 from messjax import paper
 from messjax.core.names import COST_ESTIMATORS, HEADS, HPARAM_NAMES, SPARSE_TRAINING
-from messjax.errors import ConfigError
+from messjax.errors import ConfigError, did_you_mean
 
 #: Zoos a config may name besides a path to a log folder or CSV (see messjax.data.ZOOS).
 SYNTHETIC = "synthetic"
@@ -227,7 +226,7 @@ class SweepConfig:
         grid = paper.ALPHA_GRID.get(zoo, {}).get(task)
         if grid is None:
             paper_tasks = list(paper.ALPHA_GRID.get(zoo, {}))
-            hint = _did_you_mean(task, paper_tasks) if paper_tasks else ""
+            hint = did_you_mean(task, paper_tasks, cutoff=0.5) if paper_tasks else ""
             raise ConfigError(
                 "alpha",
                 f"no paper alpha grid for zoo {zoo!r}, task {task!r}{hint} (paper tasks: "
@@ -317,17 +316,9 @@ class SweepConfig:
 
 
 # ------------------------------------------------------------------------ validation
-def _did_you_mean(key: str, known: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the closest of ``known``, else ``""``."""
-    known = list(known)
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
-    if not close:
-        close = [k for k in known if k.lower() == key.lower()]
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _unknown(what: str, value: str, known: Sequence[str]) -> str:
-    return f"unknown {what} {value!r}{_did_you_mean(value, known)} (known: {', '.join(known)})"
+    hint = did_you_mean(value, known, cutoff=0.5)
+    return f"unknown {what} {value!r}{hint} (known: {', '.join(known)})"
 
 
 def _type_name(v: Any) -> str:

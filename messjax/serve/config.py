@@ -37,8 +37,8 @@ from typing import Any
 
 from messjax.core.policy import POLICY_PARAM_NAMES, default_hparams, default_policy_params
 from messjax.core.types import make_hparams
-from messjax.errors import ConfigError
-from messjax.runs.config import _did_you_mean, read_yaml
+from messjax.errors import ConfigError, did_you_mean
+from messjax.runs.config import read_yaml
 
 HPARAM_KEYS = (
     "alpha",
@@ -165,7 +165,7 @@ def _check_keys(where: str, raw: Mapping[str, Any], known: tuple[str, ...]) -> N
     for k in raw:
         if k not in known:
             key = f"{where}.{k}" if where else str(k)
-            raise ConfigError(key, f"unknown key{_did_you_mean(str(k), known)}")
+            raise ConfigError(key, f"unknown key{did_you_mean(str(k), known, cutoff=0.5)}")
 
 
 def _number(key: str, v: Any, *, minimum: float = 0.0, strict: bool = False) -> float:
