@@ -373,7 +373,7 @@ def test_save_never_deletes_what_it_did_not_write(tmp_path):
 @pytest.mark.parametrize("swap", ["exchange", "two-renames"])
 def test_save_replaces_its_own_checkpoint_atomically(tmp_path, monkeypatch, swap):
     from messjax import fileio
-    from messjax.runs import checkpoint
+    from messjax.router import checkpoint
 
     if swap == "two-renames":
         monkeypatch.setattr(fileio, "exchange_paths", lambda a, b: False)

@@ -287,6 +287,6 @@ def test_journal_replay_after_a_kill_is_exact(stream, tmp_path):
     q = PersistentRouter(tmp_path, lambda: make_router(models), {"v": 1})
     assert q.replayed > 0 and q.router.fingerprint() == fp and q.router.stats == stats
     with pytest.raises(TicketClosed):
-        q.observe(next(iter(p.router._closed)), 1.0)  # acknowledged before the kill
+        q.observe(p.router.live_meta()["closed"][0][0], 1.0)  # acknowledged before the kill
     with pytest.raises(Exception, match="other settings"):
         PersistentRouter(tmp_path, lambda: make_router(models), {"v": 2})

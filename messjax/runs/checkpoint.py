@@ -1,23 +1,12 @@
-"""Orbax checkpoints: resumable sweeps and the live router's state.
+"""Orbax checkpoints of resumable sweeps (the live router's: :mod:`messjax.router.checkpoint`).
 
-Sweeps. :func:`chunked_sweep` runs a grid ``chunk_size`` cells at a time through
+:func:`chunked_sweep` runs a grid ``chunk_size`` cells at a time through
 :func:`messjax.runs.experiment.sweep_table` and saves every finished chunk (its summaries and traces)
 under ``OUT/checkpoints/<task>/chunk_<i>``. Rerunning the same command loads those chunks and
 computes only the rest; a cell's numbers do not depend on the chunk it ran in, so a resumed
 sweep writes the same ``summary.csv`` byte for byte. ``OUT/checkpoints/sweep.json`` records
 what was swept (the resolved config without its wandb section, and a fingerprint of each
 task's table); a rerun with anything else is refused with :class:`CheckpointMismatch`.
-
-Router. :func:`save_router` / :func:`restore_router` (also ``Router.save`` /
-``Router.restore``) write the whole policy state (MESS+'s
-:class:`~messjax.core.types.RouterState`: predictor parameters, optimiser state, queues, cost
-estimate, request counter ``t``, PRNG key; or messjax's
-:class:`~messjax.core.policy.PolicyState`) and the hyperparameters (and messjax's
-:class:`~messjax.core.policy.PolicyParams`) as an Orbax pytree, with the model names, seed,
-featurizer, routing policy (``meta.policy``; checkpoints without it are messplus) and
-:class:`~messjax.core.types.EngineConfig` as JSON next to it, and the in-flight tickets (their
-decisions as JSON, their embeddings as an array). A restored router decides exactly like one
-that never stopped and still takes the outcomes of the requests in flight when it was saved.
 """
 
 from __future__ import annotations
@@ -33,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from messjax.errors import CheckpointError, MessjaxError
+from messjax.errors import CheckpointError, MessjaxError, brief
 from messjax.fileio import atomic_write_text, replace_dir, temp_sibling
 
 #: Bump when the layout of sweep checkpoints changes.
@@ -46,12 +35,6 @@ class CheckpointMismatch(MessjaxError):
 
 
 RESTART_HINT = "rerun the same command with --restart to start over"
-
-
-def _why(e: BaseException) -> str:
-    """``Type: first line of the message`` (library errors can span dozens of lines)."""
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
 
 
 def _ocp():
@@ -101,7 +84,9 @@ class SweepCheckpoint:
             try:
                 old = json.loads(meta.read_text(encoding="utf-8"))
             except (OSError, ValueError) as e:
-                raise CheckpointError(f"{meta} is unreadable ({_why(e)}): {RESTART_HINT}") from None
+                raise CheckpointError(
+                    f"{meta} is unreadable ({brief(e)}): {RESTART_HINT}"
+                ) from None
             if old != self.identity:
                 keys = ", ".join(_diff(old, self.identity)) or "(format)"
                 raise CheckpointMismatch(
@@ -157,7 +142,7 @@ class SweepCheckpoint:
             raise
         except Exception as e:  # orbax / tensorstore / json raise many kinds
             raise CheckpointError(
-                f"checkpoint {self.chunk_dir(task, chunk)} is unreadable ({_why(e)}): "
+                f"checkpoint {self.chunk_dir(task, chunk)} is unreadable ({brief(e)}): "
                 f"{RESTART_HINT}, or delete that chunk folder to recompute only it"
             ) from None
         return summary, trace
@@ -230,182 +215,3 @@ def chunked_sweep(
     if trace_every > 0:
         trace = jax.tree.map(lambda *a: np.concatenate(a), *[p[1] for p in parts])
     return SweepResult(grid=grid, summary=summary, trace=trace, trace_every=trace_every), computed
-
-
-# ---------------------------------------------------------------------------- router
-ROUTER_FORMAT = 1
-
-
-#: What Orbax writes at the top of a router checkpoint folder; anything else there is foreign.
-ROUTER_ENTRIES = frozenset(
-    {"_CHECKPOINT_METADATA", "commit_success.txt", "router", "meta", "live", "tickets"}
-)
-#: Written by Orbax once a checkpoint is complete.
-COMMIT_MARKER = "commit_success.txt"
-_ROUTER_TMP = ".messjax-router-tmp"
-_ROUTER_OLD = ".messjax-router-old"
-
-
-def _is_router_checkpoint(path: Path) -> tuple[bool, list[str]]:
-    """(whether ``path`` is a folder laid out as a router checkpoint, its foreign entries)."""
-    if not path.is_dir() or path.is_symlink():
-        return False, []
-    names = [p.name for p in path.iterdir()]
-    foreign = sorted(n for n in names if n not in ROUTER_ENTRIES)
-    return (not foreign and bool(names) and (path / "meta").is_dir()), foreign
-
-
-def save_router(router, path: str | Path) -> Path:
-    """Write ``router``'s state, hyperparameters and settings to the folder ``path``, with its
-    in-flight tickets (``live``: JSON; ``tickets``: their embeddings, when there are any).
-
-    Never deletes what it did not write: an existing path that is not a router checkpoint (a
-    file, or a folder with anything besides Orbax's router layout) is refused with a
-    :class:`~messjax.errors.CheckpointError`. The checkpoint is written to a hidden sibling
-    folder first and then swapped into place, so an older checkpoint at ``path`` stays
-    complete until the new one is."""
-    ocp = _ocp()
-    path = Path(path).absolute()
-    if path.exists() or path.is_symlink():
-        ours, foreign = _is_router_checkpoint(path)
-        if not ours:
-            what = (
-                "a file"
-                if not path.is_dir()
-                else f"a folder holding {', '.join(foreign[:5]) or 'nothing of a checkpoint'}"
-            )
-            raise CheckpointError(
-                f"{path} is {what}, not a router checkpoint: refusing to replace it; "
-                "save to a new path (or remove it yourself)"
-            )
-    if not path.parent.is_dir():
-        raise CheckpointError(f"cannot save a router to {path}: no folder {path.parent}")
-    meta = {
-        "format": ROUTER_FORMAT,
-        "models": list(router.models),
-        "seed": int(router.seed),
-        "featurizer": router.featurizer,
-        "config": dataclasses.asdict(router.config),
-        "policy": router.policy,
-    }
-    tree = {"state": router.state, "hparams": router.hparams}
-    if router.policy_params is not None:
-        tree["policy_params"] = router.policy_params
-    live = router.live_meta()
-    items = {
-        "router": ocp.args.StandardSave(tree),
-        "meta": ocp.args.JsonSave(meta),
-        "live": ocp.args.JsonSave(live),
-    }
-    pending = router.pending()
-    if pending:
-        items["tickets"] = ocp.args.StandardSave({"x": np.stack([t.x for t in pending])})
-    tmp = temp_sibling(path, _ROUTER_TMP)
-    try:
-        with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as ckptr:
-            ckptr.save(tmp, args=ocp.args.Composite(**items))
-        if not (tmp / COMMIT_MARKER).is_file():  # Orbax writes it on local file systems
-            (tmp / COMMIT_MARKER).write_text("messjax: checkpoint complete\n")
-        replace_dir(tmp, path, _ROUTER_OLD)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
-
-
-def _interrupted_save_hint(path: Path) -> str:
-    old = sorted(path.parent.glob(f".{path.name}.*{_ROUTER_OLD}"))
-    if old:
-        return (
-            f"; an interrupted save left the previous checkpoint at {old[-1]}: rename it to {path}"
-        )
-    return ""
-
-
-def restore_router(path: str | Path, cls=None):
-    """A :class:`~messjax.router.Router` (or ``cls``) in the exact state saved at ``path``.
-
-    Checks first that ``path`` is a complete checkpoint (Orbax's commit marker, readable
-    metadata); every problem is one :class:`~messjax.errors.CheckpointError` line."""
-    import jax
-
-    from messjax.core.policy import default_policy_params, init_policy
-    from messjax.core.step import init_state
-    from messjax.core.types import EngineConfig, make_hparams
-
-    if cls is None:
-        from messjax.router import Router as cls
-    ocp = _ocp()
-    path = Path(path).absolute()
-    if not path.is_dir():
-        what = "no router checkpoint" if not path.exists() else "not a router checkpoint (a file)"
-        raise CheckpointError(f"{what} at {path}{_interrupted_save_hint(path)}")
-    ours, foreign = _is_router_checkpoint(path)
-    if not ours:
-        raise CheckpointError(
-            f"{path} is not a router checkpoint (it holds {', '.join(foreign[:5]) or 'no meta/'})"
-        )
-    for marker in (path / COMMIT_MARKER, path / "router" / COMMIT_MARKER):
-        if not marker.is_file():
-            raise CheckpointError(
-                f"router checkpoint {path} is incomplete (no {marker.relative_to(path)}: its save "
-                "did not finish); restore an older copy or save the router again"
-            )
-    try:
-        with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as ckptr:
-            meta = ckptr.restore(path, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-            if not isinstance(meta, dict) or meta.get("format") != ROUTER_FORMAT:
-                got = meta.get("format") if isinstance(meta, dict) else meta
-                raise CheckpointError(f"{path}: unsupported router checkpoint format {got!r}")
-            config = EngineConfig(**meta["config"])
-            seed = int(meta["seed"])
-            models, featurizer = list(meta["models"]), meta["featurizer"]
-            policy = meta.get("policy", "messplus")  # checkpoints from before policies
-            # The restore target: same tree structure, shapes and dtypes as a fresh router.
-            hp = make_hparams(validate=False)
-            if policy == "messjax":
-                pp = default_policy_params()
-                target = {
-                    "state": init_policy(
-                        jax.random.PRNGKey(seed), config.num_models, config.feature_dim, hp, pp
-                    ),
-                    "hparams": hp,
-                    "policy_params": pp,
-                }
-            elif policy == "messplus":
-                target = {"state": init_state(jax.random.PRNGKey(seed), config), "hparams": hp}
-            else:
-                raise CheckpointError(f"{path}: unknown routing policy {policy!r}")
-            abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-            tree = ckptr.restore(
-                path, args=ocp.args.Composite(router=ocp.args.StandardRestore(abstract))
-            )["router"]
-            live, xs = None, None
-            if (path / "live").is_dir():  # checkpoints from before tickets have none
-                live = ckptr.restore(path, args=ocp.args.Composite(live=ocp.args.JsonRestore()))[
-                    "live"
-                ]
-                if live["tickets"]:
-                    xs = ckptr.restore(
-                        path, args=ocp.args.Composite(tickets=ocp.args.StandardRestore())
-                    )["tickets"]["x"]
-    except (KeyboardInterrupt, CheckpointError):
-        raise
-    except Exception as e:  # orbax / tensorstore / json raise many kinds
-        raise CheckpointError(
-            f"router checkpoint {path} is corrupt ({_why(e)}); restore an older copy or save "
-            "the router again"
-        ) from None
-    router = cls(
-        models,
-        config,
-        tree["hparams"],
-        seed=seed,
-        featurizer=featurizer,
-        state=tree["state"],
-        policy=policy,
-        policy_params=tree.get("policy_params"),
-    )
-    if live is not None:
-        router.load_live(live, None if xs is None else np.asarray(xs))
-    return router

@@ -41,14 +41,6 @@ from typing import Any
 import anyio
 import httpx
 import numpy as np
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    disable_created_metrics,
-    generate_latest,
-)
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -62,11 +54,12 @@ from messjax.router import (
     TicketIncomplete,
     UnknownTicket,
 )
-from messjax.serve.config import ServeConfig, Upstream
+from messjax.serve.config import ServeConfig
+from messjax.serve.metrics import CONTENT_TYPE, ServeMetrics
 from messjax.serve.persist import PersistentRouter
+from messjax.serve.upstream import UpstreamFailure, Upstreams, answer_text, tokens
 
 log = logging.getLogger("messjax.serve")
-disable_created_metrics()  # no *_created samples: counters as plain totals
 
 
 class HTTPError(Exception):
@@ -81,25 +74,6 @@ def error_response(status: int, message: str, kind: str = "invalid_request_error
         status_code=status,
         headers=headers or None,
     )
-
-
-class UpstreamFailure(Exception):
-    """An upstream call that failed; ``status`` is the upstream's HTTP status (or 502/504
-    for no answer / a timeout), ``client_status`` what the client is told."""
-
-    def __init__(self, upstream: Upstream, status: int, message: str):
-        super().__init__(message)
-        self.upstream, self.status, self.message = upstream, status, message
-
-    @property
-    def client_status(self) -> int:
-        if self.status in (502, 504):
-            return self.status
-        if self.status >= 500 or self.status in (401, 403):  # its fault, or our key's
-            return 502
-        if self.status == 429:
-            return 503
-        return self.status  # the request itself was refused (400, 404, 413, 422, ...)
 
 
 def make_router(cfg: ServeConfig) -> Router:
@@ -150,28 +124,14 @@ def request_text(body: dict[str, Any]) -> str:
     return users[-1] if users else "\n".join(t for _, t in texts)
 
 
-def _answer_text(resp: dict[str, Any]) -> str:
-    try:
-        return resp["choices"][0]["message"].get("content") or ""
-    except (KeyError, IndexError, TypeError, AttributeError):
-        return ""
-
-
-def _tokens(usage: Any, prompt_text: str, answer_text: str) -> tuple[int, int]:
-    if isinstance(usage, dict):
-        p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        if isinstance(p, int) and isinstance(c, int):
-            return p, c
-    return math.ceil(len(prompt_text) / 4), math.ceil(len(answer_text) / 4)
-
-
 class ServeApp:
     """The server's state: config, persistent router, upstream client, metrics."""
 
     def __init__(self, cfg: ServeConfig, *, state_dir: str | None = None):
         self.cfg = cfg
         self.api_key = cfg.api_key()
-        self.upstream_keys = {u.name: u.api_key() for u in cfg.upstreams}
+        self.metrics = ServeMetrics()
+        self.upstreams = Upstreams(cfg, self.metrics)
         self.live = PersistentRouter(
             state_dir or cfg.state_dir,
             lambda: make_router(cfg),
@@ -180,47 +140,12 @@ class ServeApp:
         )
         self.router = self.live.router
         self.router.expiry = cfg.feedback_expiry
-        self.client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task] = []
-        self.registry = CollectorRegistry()
-        self.http_requests = Counter(
-            "messjax_http_requests",
-            "HTTP requests by endpoint and status",
-            ["endpoint", "code"],
-            registry=self.registry,
-        )
-        self.upstream_calls = Counter(
-            "messjax_upstream_calls",
-            "calls to each upstream (every upstream a decision queried)",
-            ["model"],
-            registry=self.registry,
-        )
-        self.upstream_errors = Counter(
-            "messjax_upstream_errors",
-            "failed upstream calls after retries, by kind",
-            ["model", "kind"],
-            registry=self.registry,
-        )
-        self.feedback_refused = Counter(
-            "messjax_feedback_refused",
-            "feedback refused, by reason",
-            ["reason"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "messjax_route_seconds",
-            "time to route a request (featurize + decide + journal)",
-            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5),
-            registry=self.registry,
-        )
-        self.registry.register(_RouterCollector(self))
+        self.metrics.watch(self.router)
 
     # ------------------------------------------------------------------------ lifecycle
     async def startup(self) -> None:
-        limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.cfg.upstream_timeout), limits=limits
-        )
+        self.upstreams.open()
         await anyio.to_thread.run_sync(self.warmup)
         self._tasks = [
             asyncio.create_task(self._every(self.cfg.checkpoint_every, self._checkpoint)),
@@ -248,8 +173,7 @@ class ServeApp:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
-        if self.client is not None:
-            await self.client.aclose()
+        await self.upstreams.close()
         await anyio.to_thread.run_sync(self.live.close)
         log.info("router state saved to %s", self.live.dir)
 
@@ -301,93 +225,6 @@ class ServeApp:
             raise HTTPError(400, "request body must be a JSON object")
         return body
 
-    def _headers(self, up: Upstream, stream: bool) -> dict[str, str]:
-        h = {"content-type": "application/json"}
-        if stream:
-            h["accept"] = "text/event-stream"
-        key = self.upstream_keys[up.name]
-        if key is not None:
-            h["authorization"] = f"Bearer {key}"
-        return h
-
-    async def _retrying(self, up: Upstream, attempt_fn):
-        """Run ``attempt_fn()`` with retries on connection errors, timeouts, 429 and 5xx."""
-        last: UpstreamFailure | None = None
-        for attempt in range(self.cfg.retries + 1):
-            if attempt:
-                await asyncio.sleep(min(2.0, 0.1 * 2 ** (attempt - 1)))
-            self.upstream_calls.labels(up.name).inc()
-            try:
-                return await attempt_fn()
-            except httpx.TimeoutException:
-                last = UpstreamFailure(
-                    up, 504, f"upstream {up.name!r} timed out after {self.cfg.upstream_timeout:g} s"
-                )
-                kind = "timeout"
-            except httpx.TransportError as e:
-                last = UpstreamFailure(
-                    up, 502, f"upstream {up.name!r} unreachable: {type(e).__name__}"
-                )
-                kind = "connection"
-            except UpstreamFailure as e:
-                last, kind = e, f"http_{e.status}"
-                if e.status < 500 and e.status != 429:
-                    break  # the upstream refused this request: retrying will not help
-            self.upstream_errors.labels(up.name, kind).inc()
-        raise last
-
-    def _message(self, up: Upstream, r: httpx.Response) -> str:
-        return _upstream_message(up, r, self.upstream_keys[up.name])
-
-    def _upstream_body(self, body: dict[str, Any], up: Upstream, stream: bool) -> dict[str, Any]:
-        out = {**body, "model": up.model, "stream": stream}
-        if stream:
-            out["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-        else:
-            out.pop("stream_options", None)
-        return out
-
-    async def call(self, up: Upstream, body: dict[str, Any]) -> dict[str, Any]:
-        """A non-streaming completion from ``up`` (with retries)."""
-
-        async def attempt():
-            r = await self.client.post(
-                f"{up.base_url}/chat/completions",
-                json=self._upstream_body(body, up, False),
-                headers=self._headers(up, False),
-            )
-            if r.status_code != 200:
-                raise UpstreamFailure(up, r.status_code, self._message(up, r))
-            try:
-                data = r.json()
-            except ValueError:
-                raise UpstreamFailure(up, 502, f"upstream {up.name!r} sent invalid JSON") from None
-            if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
-                raise UpstreamFailure(up, 502, f"upstream {up.name!r} sent no 'choices'")
-            return data
-
-        return await self._retrying(up, attempt)
-
-    async def open_stream(self, up: Upstream, body: dict[str, Any]) -> httpx.Response:
-        """A streaming response from ``up``, open and checked (retries before its first
-        byte only)."""
-
-        async def attempt():
-            req = self.client.build_request(
-                "POST",
-                f"{up.base_url}/chat/completions",
-                json=self._upstream_body(body, up, True),
-                headers=self._headers(up, True),
-            )
-            r = await self.client.send(req, stream=True)
-            if r.status_code != 200:
-                await r.aread()
-                await r.aclose()
-                raise UpstreamFailure(up, r.status_code, self._message(up, r))
-            return r
-
-        return await self._retrying(up, attempt)
-
     # ------------------------------------------------------------------------ endpoints
     async def chat_completions(self, request: Request) -> Response:
         self.check_auth(request)
@@ -405,7 +242,7 @@ class ServeApp:
         text = request_text(body)
         t0 = time.perf_counter()
         d = await anyio.to_thread.run_sync(self.live.route, text)
-        self.latency.observe(time.perf_counter() - t0)
+        self.metrics.latency.observe(time.perf_counter() - t0)
         ups = self.cfg.upstreams
         served = ups[d.model_index]
         info = {
@@ -423,25 +260,25 @@ class ServeApp:
         # the decision's other queried upstreams (every one on a messplus exploration, one
         # extra under messjax), concurrently with the served one
         others = {
-            ups[m].name: asyncio.create_task(self.call(ups[m], body))
+            ups[m].name: asyncio.create_task(self.upstreams.call(ups[m], body))
             for m in d.query_index
             if m != d.model_index
         }
         if stream:
             try:
-                upstream_resp = await self.open_stream(served, body)
+                upstream_resp = await self.upstreams.open_stream(served, body)
             except UpstreamFailure as e:
                 await self._fail(d.id, others)
                 raise HTTPError(e.client_status, e.message, "upstream_error") from None
             gen = self._relay(d, served, text, upstream_resp, others, info, body)
             return StreamingResponse(gen, media_type="text/event-stream", headers=headers)
         try:
-            answer = await self.call(served, body)
+            answer = await self.upstreams.call(served, body)
         except UpstreamFailure as e:
             await self._fail(d.id, others)
             raise HTTPError(e.client_status, e.message, "upstream_error") from None
         costs = np.zeros(len(ups))
-        i, o = _tokens(answer.get("usage"), text, _answer_text(answer))
+        i, o = tokens(answer.get("usage"), text, answer_text(answer))
         costs[d.model_index] = served.cost(i, o)
         if others:
             info["alternatives"], complete = await self._gather(others, text, costs)
@@ -467,8 +304,8 @@ class ServeApp:
                 complete = False
                 alternatives.append({"model": name, "error": e.message})
                 continue
-            content = _answer_text(ans)
-            i, o = _tokens(ans.get("usage"), text, content)
+            content = answer_text(ans)
+            i, o = tokens(ans.get("usage"), text, content)
             costs[m] = self.cfg.upstreams[m].cost(i, o)
             alternatives.append({"model": name, "content": content})
         return alternatives, complete
@@ -517,7 +354,7 @@ class ServeApp:
                 chunk["id"], chunk["model"] = d.id, served.name
                 yield f"data: {json.dumps(chunk)}\n\n"
         except httpx.HTTPError as e:
-            self.upstream_errors.labels(served.name, "stream").inc()
+            self.metrics.upstream_errors.labels(served.name, "stream").inc()
             err = {"error": {"message": f"upstream {served.name!r} stream broke: {e}"}}
             yield f"data: {json.dumps(err)}\n\n"
             await self._fail(d.id, others)
@@ -525,7 +362,7 @@ class ServeApp:
         finally:
             await upstream_resp.aclose()
         costs = np.zeros(len(self.cfg.upstreams))
-        i, o = _tokens(usage, text, "".join(pieces))
+        i, o = tokens(usage, text, "".join(pieces))
         costs[d.model_index] = served.cost(i, o)
         if others:
             info["alternatives"], complete = await self._gather(others, text, costs)
@@ -570,21 +407,21 @@ class ServeApp:
         try:
             out = await anyio.to_thread.run_sync(self.live.observe, id, sat)
         except UnknownTicket as e:
-            self.feedback_refused.labels("unknown").inc()
+            self.metrics.feedback_refused.labels("unknown").inc()
             raise HTTPError(404, str(e), "unknown_id") from None
         except TicketClosed as e:
-            self.feedback_refused.labels("duplicate").inc()
+            self.metrics.feedback_refused.labels("duplicate").inc()
             raise HTTPError(409, str(e), "duplicate_feedback") from None
         except TicketExpired as e:
-            self.feedback_refused.labels("expired").inc()
+            self.metrics.feedback_refused.labels("expired").inc()
             raise HTTPError(410, str(e), "expired") from None
         except TicketIncomplete:
-            self.feedback_refused.labels("in_progress").inc()
+            self.metrics.feedback_refused.labels("in_progress").inc()
             raise HTTPError(
                 409, f"request {id} is still being answered; send feedback after the answer"
             ) from None
         except MessjaxError as e:
-            self.feedback_refused.labels("invalid").inc()
+            self.metrics.feedback_refused.labels("invalid").inc()
             raise HTTPError(400, str(e)) from None
         return JSONResponse({"id": id, "accepted": True, **out})
 
@@ -626,67 +463,9 @@ class ServeApp:
                 "journal_seq": self.live.journal.seq,
             }
 
-    async def metrics(self, request: Request) -> Response:
-        return Response(
-            generate_latest(self.registry), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
-
-
-def _upstream_message(up: Upstream, r: httpx.Response, key: str | None) -> str:
-    try:
-        msg = str(r.json()["error"]["message"])[:500]
-    except (ValueError, KeyError, TypeError):
-        msg = r.text[:200]
-    if key:  # an upstream may echo the key it was sent: it goes to the client and the log
-        msg = msg.replace(key, "[redacted]")
-    return f"upstream {up.name!r} answered {r.status_code}: {msg}"
-
-
-class _RouterCollector:
-    """Router counts for /metrics, read at scrape time."""
-
-    def __init__(self, app: ServeApp):
-        self.app = app
-
-    def describe(self):
-        return []
-
-    def collect(self):
-        r = self.app.router
-        with r.lock:
-            s = r.stats
-            vq, iq = r.virtual_queue, r.ideal_queue
-            inflight = r.in_flight
-        models = r.models
-        yield CounterMetricFamily("messjax_requests", "requests routed", value=s.routed)
-        yield CounterMetricFamily("messjax_explorations", "explorations", value=s.explorations)
-        served = CounterMetricFamily(
-            "messjax_served", "closed requests served by each model", labels=["model"]
-        )
-        queried = CounterMetricFamily(
-            "messjax_model_calls", "model calls of closed requests", labels=["model"]
-        )
-        for i, m in enumerate(models):
-            served.add_metric([m], s.served[i])
-            queried.add_metric([m], s.queried[i])
-        yield served
-        yield queried
-        yield CounterMetricFamily(
-            "messjax_feedback", "outcomes that moved the decision queue", value=s.feedback
-        )
-        yield CounterMetricFamily(
-            "messjax_no_feedback", "requests closed without an outcome", value=s.no_feedback
-        )
-        yield CounterMetricFamily("messjax_expired", "requests expired", value=s.expired)
-        yield CounterMetricFamily("messjax_cost", "total cost charged", value=s.cost)
-        sat = s.satisfied / s.feedback if s.feedback else float("nan")
-        yield GaugeMetricFamily(
-            "messjax_satisfaction", "share of satisfied answers among the feedback", value=sat
-        )
-        yield GaugeMetricFamily("messjax_alpha", "SLA target", value=float(r.hparams.alpha))
-        yield GaugeMetricFamily("messjax_virtual_queue", "decision queue Q", value=vq)
-        yield GaugeMetricFamily("messjax_ideal_queue", "queue over all outcomes", value=iq)
-        yield GaugeMetricFamily("messjax_in_flight", "requests awaiting an outcome", value=inflight)
+    async def scrape(self, request: Request) -> Response:
+        """``GET /metrics``."""
+        return Response(self.metrics.text(), media_type=CONTENT_TYPE)
 
 
 def build_app(cfg: ServeConfig, *, state_dir: str | None = None) -> Starlette:
@@ -705,7 +484,7 @@ def build_app(cfg: ServeConfig, *, state_dir: str | None = None) -> Starlette:
             except Exception:
                 log.exception("%s %s failed", request.method, request.url.path)
                 resp = error_response(500, "internal error (see the server log)", "server_error")
-            srv.http_requests.labels(name, str(resp.status_code)).inc()
+            srv.metrics.http_requests.labels(name, str(resp.status_code)).inc()
             return resp
 
         return handler
@@ -727,7 +506,7 @@ def build_app(cfg: ServeConfig, *, state_dir: str | None = None) -> Starlette:
         Route("/v1/feedback", endpoint("feedback", srv.feedback), methods=["POST"]),
         Route("/v1/models", endpoint("models", srv.models), methods=["GET"]),
         Route("/v1/router", endpoint("router", srv.router_state), methods=["GET"]),
-        Route("/metrics", endpoint("metrics", srv.metrics), methods=["GET"]),
+        Route("/metrics", endpoint("metrics", srv.scrape), methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.serve = srv

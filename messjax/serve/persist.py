@@ -144,7 +144,7 @@ class PersistentRouter:
         r = self.router
         op = rec["op"]
         if op == "route":
-            r._add_ticket(Ticket.from_json(rec["ticket"]))
+            r.add_ticket(Ticket.from_json(rec["ticket"]))
         elif op == "costs":
             r.record_costs(rec["id"], rec["costs"])
         elif op == "observe":
@@ -174,7 +174,7 @@ class PersistentRouter:
             if satisfied is not None:  # journal the normalised per-model vector
                 import numpy as np
 
-                v = self.router._per_model(satisfied, "satisfied", t)
+                v = self.router.per_model(satisfied, "satisfied", t)
                 satisfied = np.asarray(v, np.float64).tolist()
             out = self.router.observe(id, satisfied, None)
             self.journal.write({"op": "observe", "id": id, "satisfied": satisfied, "costs": None})

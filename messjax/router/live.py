@@ -1,52 +1,9 @@
-"""A live router for real traffic, on the same step code as the simulator.
-
-    router = Router.create(models=["small", "medium", "large"], feature_dim=4096,
-                           featurizer="hash", alpha=0.7, seed=0)      # policy="messjax"
-    d = router.route("What is the capital of France?")       # d.id names the request
-    # run the models d.query (served d.model, maybe one extra; all on request 1)
-    router.observe(d.id, satisfied=[1] * len(d.query), costs=[270.0] * len(d.query))
-    router.observe(other.id, satisfied=None, costs=90.0)     # no feedback: cost charged only
-
-**Policies.** ``policy="messjax"`` (the default) runs :func:`messjax.core.policy.decide` /
-:func:`messjax.core.policy.observe` (with the router's request number as ``t``);
-``policy="messplus"`` runs the paper's :func:`messjax.core.step.decide` /
-:func:`messjax.core.step.observe` (an exploration queries every model). A small adapter
-(``_MessjaxPolicy`` / ``_MessPlusPolicy``) holds what differs: state init, decide (one and
-vmapped), observe (with the no-feedback path), the query set, queues and cost estimate. Either
-way a router fed a stream one request at a time decides exactly like an episode replaying it.
-``observe`` takes one value per queried model (``RouteDecision.query`` order) or a full
-per-model vector.
-
-**Tickets.** Every ``route`` issues a ticket (``RouteDecision.id``) and numbers the request
-``n = 1, 2, ...`` in routing order; request n's coins (exploration, feedback, dropout) are
-``fold_in(key, n)`` as in an episode. Any number of tickets may be in flight and ``observe``
-takes them in any order; a decision uses the state as it is when it is made (every outcome
-observed so far). ``observe(id, satisfied=None)``, or a ticket older than ``expiry`` seconds
-(:meth:`Router.expire`), is a request without feedback: the decision queue does not move, the
-predictor does not train, the cost is still charged (the sparse-feedback model of MESSPLUS.md,
-with the feedback coin replaced by the user's silence; under messjax the deficit moves by the
-policy's pessimistic imputation of the served model's satisfaction instead).
-All state changes hold ``Router.lock`` (a re-entrant lock), so threads may share a router;
-from asyncio call ``aroute``/``aobserve`` (they run in a worker thread) or the plain methods
-(they hold the lock for well under a millisecond without a text encoder).
-
-**Delayed feedback and the guarantee.** The drift-plus-penalty bound of MESSPLUS.md assumes
-``Q_t`` includes every outcome up to request t - 1. With k requests in flight the decision of
-request t sees ``Q_{t-k}`` instead: the queue lags by the number in flight. With
-``a = max(alpha, 1 - alpha)``, ``|Q_t - Q_{t-k}| <= k a``, so the rule that minimises
-``V E_hat[m] + Q_{t-k} (alpha - s_hat[m])`` is within ``2 k a^2`` of the minimiser with
-``Q_t`` and the drift bound reads ``L(Q') - L(Q) <= B + 2 k a^2 + (the usual terms)``: the
-constant ``B`` becomes ``B + 2 k_max a^2`` (k_max = the most requests ever in flight) in the
-violation and cost-gap bounds of ``messjax theory``. The SLA is still met in the long run; the
-transient and the queue bound grow linearly in k_max, the cost gap as ``(B + 2 k_max a^2)/V``.
-Requests that never get feedback do not move the decision queue at all (as in the sparse
-model): the SLA is then enforced on the requests that do report.
-"""
+"""The live :class:`Router`: ``route`` issues tickets, ``observe`` closes them in any order
+(see :mod:`messjax.router`)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
 import dataclasses
 import hashlib
@@ -54,8 +11,8 @@ import json
 import secrets
 import threading
 import time
-import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -63,355 +20,28 @@ import jax.numpy as jnp
 import numpy as np
 
 from messjax.core import policy as mj_policy
-from messjax.core.step import decide, init_state, observe
 from messjax.core.types import (
     COST_ESTIMATORS,
-    Decision,
     EngineConfig,
     Hyperparams,
     Request,
     RouterState,
     float_dtype,
-    make_hparams,
 )
 from messjax.errors import MessjaxError
-
-
-def _numbers(value, name: str, expected: str) -> np.ndarray:
-    """``value`` as a float64 array, or a one-line error for text, None and other objects."""
-    if value is None or isinstance(value, str | bytes | dict):
-        raise MessjaxError(f"{name} must be {expected}, got {type(value).__name__} {value!r:.60}")
-    try:
-        v = np.asarray(value)
-    except (TypeError, ValueError) as e:
-        raise MessjaxError(f"{name} must be {expected}: {e}") from None
-    if v.dtype.kind not in "biuf":
-        raise MessjaxError(f"{name} must be {expected}, got {v.dtype} values {value!r:.60}")
-    return v.astype(np.float64)
-
-
-def _require_finite(v: np.ndarray, name: str) -> None:
-    bad = np.flatnonzero(~np.isfinite(v))
-    if bad.size:
-        i = int(bad[0])
-        raise MessjaxError(
-            f"{name} has {bad.size} NaN or infinite value(s) (first at index {i}: "
-            f"{v.reshape(-1)[i]}); refused, the router's state is unchanged"
-        )
-
-
-class TicketError(MessjaxError):
-    """Feedback for a ticket the router cannot take it for (see subclasses)."""
-
-
-class UnknownTicket(TicketError):
-    """No request with this id was routed (or it was closed so long ago it was forgotten)."""
-
-
-class TicketClosed(TicketError):
-    """The request already received its outcome (or went without feedback)."""
-
-
-class TicketExpired(TicketError):
-    """The request is older than the router's expiry; it will be closed without feedback."""
-
-
-class TicketIncomplete(TicketError):
-    """The request's costs are not known yet (its answer is still being produced)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RouteDecision:
-    """What to do with a request: serve ``model``; query (run and pay for) the models ``query``.
-
-    ``query`` (names) / ``query_index`` (indices, ascending) always include the served model;
-    under ``messplus`` an exploration (``explore``) queries every model, under ``messjax`` it
-    queries the served model plus one extra model (every model on request 1). ``observe``
-    takes one value per queried model (in ``query`` order) or a full per-model vector.
-    ``id`` names the ticket for :meth:`Router.observe`; ``index`` is the request's number n
-    (1-based, in routing order), whose coins are ``fold_in(key, n)``.
-    """
-
-    model: str
-    model_index: int
-    explore: bool
-    feedback: bool
-    s_hat: np.ndarray
-    id: str = ""
-    index: int = 0
-    query: tuple[str, ...] = ()
-    query_index: tuple[int, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class Ticket:
-    """A routed request waiting for its outcome: the decision and everything ``observe`` needs.
-
-    ``costs`` (per model) may be recorded before the outcome (:meth:`Router.record_costs`),
-    e.g. as soon as the model's answer (and its token counts) is known.
-    """
-
-    id: str
-    index: int
-    explore: bool
-    model: int
-    feedback: bool
-    s_hat: np.ndarray
-    cost_estimate: np.ndarray
-    x: np.ndarray
-    issued_at: float
-    costs: np.ndarray | None = None
-    #: the models queried (ascending); () = the messplus rule (all on an exploration, else
-    #: the served one), as in tickets saved before policies
-    queried: tuple[int, ...] = ()
-
-    def query_set(self, num_models: int) -> tuple[int, ...]:
-        if self.queried:
-            return self.queried
-        return tuple(range(num_models)) if self.explore else (self.model,)
-
-    def decision(self) -> Decision:
-        dt = float_dtype()
-        return Decision(
-            explore=np.bool_(self.explore),
-            model=np.int32(self.model),
-            s_hat=np.asarray(self.s_hat, dt),
-            feedback=np.bool_(self.feedback),
-            cost_estimate=np.asarray(self.cost_estimate, dt),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-able record (the embedding zlib-compressed, exact to the bit)."""
-        x = np.ascontiguousarray(self.x)
-        return {
-            "id": self.id,
-            "index": self.index,
-            "explore": self.explore,
-            "model": self.model,
-            "feedback": self.feedback,
-            "s_hat": np.asarray(self.s_hat, np.float64).tolist(),
-            "cost_estimate": np.asarray(self.cost_estimate, np.float64).tolist(),
-            "x": base64.b64encode(zlib.compress(x.tobytes(), 1)).decode(),
-            "x_dtype": str(x.dtype),
-            "issued_at": self.issued_at,
-            "costs": None if self.costs is None else np.asarray(self.costs).tolist(),
-            "queried": list(self.queried),
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any], x: np.ndarray | None = None) -> Ticket:
-        """Inverse of :meth:`to_json`; ``x`` supplies the embedding when the record was saved
-        without it (checkpoints store the embeddings as an array beside the records)."""
-        dt = float_dtype()
-        if x is None:
-            x = np.frombuffer(zlib.decompress(base64.b64decode(d["x"])), d["x_dtype"])
-        x = np.array(x, dt)  # a writable copy (frombuffer's array is read-only)
-        return cls(
-            id=d["id"],
-            index=int(d["index"]),
-            explore=bool(d["explore"]),
-            model=int(d["model"]),
-            feedback=bool(d["feedback"]),
-            s_hat=np.asarray(d["s_hat"], dt),
-            cost_estimate=np.asarray(d["cost_estimate"], dt),
-            x=x,
-            issued_at=float(d["issued_at"]),
-            costs=None if d.get("costs") is None else np.asarray(d["costs"], np.float64),
-            queried=tuple(int(m) for m in d.get("queried", ())),
-        )
-
-
-@dataclasses.dataclass
-class RouterStats:
-    """Running counts of a live router (saved with it).
-
-    ``served[m]``: requests whose answer came from model m; ``queried[m]``: calls of model m
-    (every model on an exploration); ``feedback``: closed requests whose outcome moved the
-    decision queue; ``satisfied``: sum of the served answers' satisfaction over those;
-    ``no_feedback``: closed without an outcome (``expired`` of them by expiry); ``cost``:
-    total charged.
-    """
-
-    routed: int = 0
-    explorations: int = 0
-    observed: int = 0
-    feedback: int = 0
-    no_feedback: int = 0
-    expired: int = 0
-    satisfied: float = 0.0
-    cost: float = 0.0
-    served: list[int] = dataclasses.field(default_factory=list)
-    queried: list[int] = dataclasses.field(default_factory=list)
-
-    @classmethod
-    def empty(cls, num_models: int) -> RouterStats:
-        return cls(served=[0] * num_models, queried=[0] * num_models)
-
-
-def _observe_live(state, decision, request, hp, config, t, known):
-    """:func:`messjax.core.step.observe` for request ``t``; ``known`` False = no outcome.
-
-    Without an outcome the feedback flag is cleared (the decision queue stays, nothing is
-    trained, the cost is charged), and the ideal queue, a simulator's monitor of "every
-    outcome known", stays too.
-    """
-    decision = decision.replace(feedback=decision.feedback & known)
-    new, out = observe(state, decision, request, hp, config, t)
-    ideal = jnp.where(known, new.queue.ideal_queue, state.queue.ideal_queue)
-    return new.replace(queue=new.queue.replace(ideal_queue=ideal)), out
-
-
-def _decide_batch(state, xs, hp, config, costs, ts):
-    if costs is None:
-        costs = jnp.broadcast_to(state.queue.cost_estimate, (xs.shape[0], config.num_models))
-    return jax.vmap(lambda x, c, t: decide(state, x, hp, config, c, t))(xs, costs, ts)
-
-
-def _host(decision: Decision) -> dict[str, np.ndarray]:
-    host = jax.device_get(decision)
-    return {f.name: np.asarray(getattr(host, f.name)) for f in dataclasses.fields(host)}
-
-
-def _observe_messjax(state, decision, x, labels, costs, hp, pp, known):
-    """:func:`messjax.core.policy.observe`; ``known`` False = no outcome.
-
-    Without an outcome the feedback flag is cleared, so the deficit takes the policy's
-    pessimistic imputation and nothing trains (the cost is still seen and charged); the
-    realised deficit, a monitor of the true outcomes, stays.
-    """
-    decision = decision.replace(feedback=decision.feedback & known)
-    new, out = mj_policy.observe(state, decision, x, labels, costs, hp, pp)
-    realised = jnp.where(known, new.realised_deficit, state.realised_deficit)
-    return new.replace(realised_deficit=realised), out
-
-
-def _decide_batch_messjax(state, xs, hp, pp, ts):
-    return jax.vmap(lambda x, t: mj_policy.decide(state, x, hp, pp, t))(xs, ts)
-
-
-class _MessPlusPolicy:
-    """The paper's MESS+ (:mod:`messjax.core.step`) behind the router's policy interface."""
-
-    name = "messplus"
-
-    def __init__(self, config: EngineConfig):
-        self.config = config
-        self._decide = jax.jit(decide, static_argnames="config")
-        self._decide_batch = jax.jit(_decide_batch, static_argnames="config")
-        self._observe = jax.jit(_observe_live, static_argnames="config")
-
-    def init(self, key, hp, pp):
-        return init_state(key, self.config)
-
-    def make_params(self, hparams: dict[str, Any]):
-        unknown = set(hparams) & set(mj_policy.POLICY_PARAM_NAMES)
-        if unknown:
-            raise MessjaxError(
-                f"{sorted(unknown)} are messjax policy parameters, not messplus ones"
-            )
-        return make_hparams(**hparams), None
-
-    def decide(self, state, x, hp, pp, costs, t):
-        return self._decide(state, x, hp, self.config, costs, t)
-
-    def decide_batch(self, state, xs, hp, pp, costs, ts):
-        return self._decide_batch(state, xs, hp, self.config, costs, ts)
-
-    def queried(self, d: dict[str, np.ndarray]) -> tuple[int, ...]:
-        return tuple(range(self.config.num_models)) if bool(d["explore"]) else (int(d["model"]),)
-
-    def observe(self, state, ticket: Ticket, request: Request, hp, pp, known):
-        new, out = self._observe(
-            state, ticket.decision(), request, hp, self.config, np.int32(ticket.index), known
-        )
-        return new, out, out.virtual_queue
-
-    def num_observed(self, state) -> int:
-        return int(state.learner.t)
-
-    def queues(self, state) -> tuple[float, float]:
-        return float(state.queue.virtual_queue), float(state.queue.ideal_queue)
-
-    def cost_estimate(self, state) -> np.ndarray:
-        return np.asarray(state.queue.cost_estimate, np.float64)
-
-
-class _MessjaxPolicy:
-    """The ``messjax`` policy (:mod:`messjax.core.policy`) behind the same interface.
-
-    Its ``queried`` mask replaces "explore = query every model"; its request numbers are the
-    router's (``decide(..., t=n)``), so a router fed a stream one request at a time decides
-    exactly like :func:`messjax.core.policy.run_episode`.
-    """
-
-    name = "messjax"
-
-    def __init__(self, config: EngineConfig):
-        self.config = config
-        self._decide = jax.jit(mj_policy.decide)
-        self._decide_batch = jax.jit(_decide_batch_messjax)
-        self._observe = jax.jit(_observe_messjax)
-
-    def init(self, key, hp, pp):
-        return mj_policy.init_policy(key, self.config.num_models, self.config.feature_dim, hp, pp)
-
-    def make_params(self, hparams: dict[str, Any]):
-        pp = {k: hparams.pop(k) for k in list(hparams) if k in mj_policy.POLICY_PARAM_NAMES}
-        return mj_policy.default_hparams(**hparams), mj_policy.default_policy_params(**pp)
-
-    def decide(self, state, x, hp, pp, costs, t):
-        if costs is not None:
-            raise MessjaxError("the messjax policy takes no costs in route()")
-        return self._decide(state, x, hp, pp, t)
-
-    def decide_batch(self, state, xs, hp, pp, costs, ts):
-        if costs is not None:
-            raise MessjaxError("the messjax policy takes no costs in route_batch()")
-        return self._decide_batch(state, xs, hp, pp, ts)
-
-    def queried(self, d: dict[str, np.ndarray]) -> tuple[int, ...]:
-        return tuple(int(m) for m in np.flatnonzero(d["queried"]))
-
-    def observe(self, state, ticket: Ticket, request: Request, hp, pp, known):
-        dt = float_dtype()
-        M = self.config.num_models
-        mask = np.zeros(M, bool)
-        mask[list(ticket.query_set(M))] = True
-        # observe reads model, queried, explore and feedback; the rest is informational
-        decision = mj_policy.PolicyDecision(
-            model=np.int32(ticket.model),
-            queried=mask,
-            explore=np.bool_(ticket.explore),
-            feedback=np.bool_(ticket.feedback),
-            s_hat=np.asarray(ticket.s_hat, dt),
-            price=np.zeros((), dt),
-            posterior_mean=np.zeros(M, dt),
-            cost_estimate=np.asarray(ticket.cost_estimate, dt),
-        )
-        new, out = self._observe(
-            state, decision, request.x, request.labels, request.costs, hp, pp, known
-        )
-        return new, out, out.deficit
-
-    def num_observed(self, state) -> int:
-        return int(state.t)
-
-    def queues(self, state) -> tuple[float, float]:
-        return float(state.deficit), float(state.realised_deficit)
-
-    def cost_estimate(self, state) -> np.ndarray:
-        return np.asarray(mj_policy.cost_estimate(state), np.float64)
-
-
-#: the routing policies of :meth:`Router.create`
-POLICIES = {"messjax": _MessjaxPolicy, "messplus": _MessPlusPolicy}
-
-
-def _policy(name: str, config: EngineConfig):
-    if name not in POLICIES:
-        raise MessjaxError(f"unknown policy {name!r}: choose one of {sorted(POLICIES)}")
-    return POLICIES[name](config)
-
+from messjax.router.checkpoint import restore_router, save_router
+from messjax.router.policies import _host, _policy
+from messjax.router.tickets import (
+    RouteDecision,
+    RouterStats,
+    Ticket,
+    TicketClosed,
+    TicketExpired,
+    TicketIncomplete,
+    UnknownTicket,
+    _numbers,
+    _require_finite,
+)
 
 _UNSET = object()
 
@@ -586,7 +216,7 @@ class Router:
             issued_at=now,
             queried=queried if self.policy != "messplus" else (),
         )
-        self._add_ticket(ticket)
+        self.add_ticket(ticket)
         return self._route_decision(ticket)
 
     def _route_decision(self, ticket: Ticket) -> RouteDecision:
@@ -603,15 +233,18 @@ class Router:
             query_index=q,
         )
 
-    def _add_ticket(self, ticket: Ticket) -> None:
-        if ticket.index != self.routed + 1:
-            raise MessjaxError(
-                f"ticket {ticket.id} is request {ticket.index}, expected {self.routed + 1}"
-            )
-        self._tickets[ticket.id] = ticket
-        self.routed = ticket.index
-        self.stats.routed = self.routed
-        self.stats.explorations += ticket.explore
+    def add_ticket(self, ticket: Ticket) -> None:
+        """Put ``ticket`` in flight as the next request (``route`` does; a journal replay
+        re-issues recorded tickets with it)."""
+        with self.lock:
+            if ticket.index != self.routed + 1:
+                raise MessjaxError(
+                    f"ticket {ticket.id} is request {ticket.index}, expected {self.routed + 1}"
+                )
+            self._tickets[ticket.id] = ticket
+            self.routed = ticket.index
+            self.stats.routed = self.routed
+            self.stats.explorations += ticket.explore
 
     def route(self, request, costs: Sequence[float] | None = None, *, id: str | None = None):
         """Decide for one request (text or embedding) and issue its ticket.
@@ -688,7 +321,7 @@ class Router:
         before its outcome is known; ``observe`` and expiry then charge them."""
         with self.lock:
             t = self.ticket(id)
-            v = self._per_model(costs, "costs", t)
+            v = self.per_model(costs, "costs", t)
             _require_finite(v, "costs")
             if np.any(v < 0):
                 raise MessjaxError(f"costs must be >= 0, got {v.tolist()}")
@@ -751,7 +384,7 @@ class Router:
                 )
             cost_v = t.costs
         else:
-            cost_v = self._per_model(costs, "costs", t)
+            cost_v = self.per_model(costs, "costs", t)
         # Everything is checked before the state is touched; a refused call leaves the
         # ticket open, so observe() can be called again with good values.
         _require_finite(cost_v, "costs")
@@ -759,7 +392,7 @@ class Router:
             raise MessjaxError(f"costs must be >= 0, got {cost_v.tolist()}")
         known = satisfied is not None
         if known:
-            labels = self._per_model(satisfied, "satisfied", t)
+            labels = self.per_model(satisfied, "satisfied", t)
             _require_finite(labels, "satisfied")
             if np.any((labels < 0) | (labels > 1)):
                 raise MessjaxError(f"satisfied must be in [0, 1], got {labels.tolist()}")
@@ -824,7 +457,7 @@ class Router:
         while len(self._closed) > 1_000_000:
             del self._closed[next(iter(self._closed))]
 
-    def _per_model(self, value, name: str, ticket: Ticket) -> np.ndarray:
+    def per_model(self, value, name: str, ticket: Ticket) -> np.ndarray:
         """``value`` as a per-model vector: given for every model, or one value per queried
         model (in ascending model order; a scalar when only the served model was queried)."""
         M = self.config.num_models
@@ -925,12 +558,10 @@ class Router:
         for i, d in enumerate(meta["tickets"]):
             self._tickets[d["id"]] = Ticket.from_json(d, x=xs[i])
 
-    def save(self, path) -> Any:
+    def save(self, path) -> Path:
         """Save the whole router (state, hyperparameters, models, seed, config, in-flight
         tickets) with Orbax to the folder ``path``; see
-        :func:`messjax.runs.checkpoint.save_router`."""
-        from messjax.runs.checkpoint import save_router
-
+        :func:`messjax.router.checkpoint.save_router`."""
         with self.lock:
             snap = self.snapshot()
         return save_router(snap, path)
@@ -938,6 +569,4 @@ class Router:
     @classmethod
     def restore(cls, path) -> Router:
         """The router saved at ``path``; it continues exactly where the saved one stopped."""
-        from messjax.runs.checkpoint import restore_router
-
         return restore_router(path, cls)
