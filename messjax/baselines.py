@@ -15,10 +15,12 @@ Methods (``name``; ``*`` = uses hindsight a deployment does not have):
   ``p . acc >= alpha`` (:func:`educated_guess_mixture`); sampled per request for each seed.
 - ``mixture-lp`` *: the cheapest fixed mixture meeting ``alpha`` in expectation,
   ``min_p sum_m p_m cbar_m  s.t.  sum_m p_m acc_m >= alpha, p in simplex`` (exact; at most two
-  models mix): the hindsight floor of context-free routing; sampled the same way.
+  models mix; :func:`messjax.lp.mixture_lp`): the hindsight floor of context-free routing;
+  sampled the same way.
 - ``oracle`` *: the per-request LP relaxation with perfect hindsight,
   ``min_z sum_tm z_tm E_tm  s.t.  sum_tm z_tm s_tm >= alpha T, sum_m z_tm = 1, z >= 0``,
-  solved exactly through its Lagrangian (at most one fractional request): the floor.
+  solved exactly through its Lagrangian (:func:`messjax.lp.oracle_lp`; at most one
+  fractional request): the floor.
 - ``routellm-*``: a binary router between the cheapest and the largest model (RouteLLM): a
   logistic regression on the request embedding predicts ``P(large needed)``, the label being
   "the cheapest model fails and the largest succeeds"; the largest serves when the score
@@ -56,14 +58,13 @@ import optax
 
 from messjax.core.episode import Summary
 from messjax.core.predictor import bce_loss, init_predictor, predict_logits
+from messjax.core.reference import episode_totals
 from messjax.core.sweep import SweepResult, request_order
 from messjax.core.types import EngineConfig
 from messjax.data.streams import permutation
 from messjax.data.table import RoutingTable
 from messjax.errors import ConfigError
-
-#: Relative tolerance for ties in the oracle's Lagrangian (costs are float32 joules).
-_TIE_RTOL = 1e-9
+from messjax.lp import mixture_lp, oracle_lp
 
 
 # ------------------------------------------------------------------------------ results
@@ -116,38 +117,32 @@ def summarize(served, labels, costs, alpha: float, *, explore=None, extra_cost=0
       explore: ``[..., T]`` bool, every model was queried and paid for (default: none).
       extra_cost: cost charged on top of the answers, per request (scalar or ``[..., T]``).
 
-    The fields follow :meth:`Summary.from_totals`: final satisfaction (not a mean of running
+    Every request has feedback, so the virtual queue ``Q_t = max(0, Q_{t-1} + alpha - s_t)``
+    is computed in closed form ``Q_t = S_t - min(0, min_{k<=t} S_k)``,
+    ``S_t = sum_{k<=t} (alpha - s_k)``; the fields are then those of the NumPy loops
+    (:func:`messjax.core.reference.episode_totals`): final satisfaction (not a mean of running
     means), ``cumulative_violation = sum_t max(0, alpha - sat_t)`` with ``sat_t`` the running
-    satisfaction after request t, and the virtual queue ``Q_t = max(0, Q_{t-1} + alpha - s_t)``
-    in closed form ``Q_t = S_t - min(0, min_{k<=t} S_k)``, ``S_t = sum_{k<=t} (alpha - s_k)``.
+    satisfaction after request t, and so on.
     """
     labels = np.asarray(labels, np.float64)
     costs = np.asarray(costs, np.float64)
     served = _weights(served, labels.shape[-1])
-    T = served.shape[-2]
     explore = np.zeros(served.shape[:-1], bool) if explore is None else np.asarray(explore, bool)
     explore = np.broadcast_to(explore, served.shape[:-1])
     sat = (served * labels).sum(-1)
     cost = np.where(explore, costs.sum(-1), (served * costs).sum(-1)) + extra_cost
-    running = np.cumsum(sat, -1) / np.arange(1, T + 1)
     drift = np.cumsum(alpha - sat, -1)
     queue = drift - np.minimum(0.0, np.minimum.accumulate(drift, axis=-1))
-    satisfaction = sat.sum(-1) / T
-    shape = sat.shape[:-1]
-    return Summary(
-        num_requests=np.full(shape, T, np.int64),
-        total_cost=cost.sum(-1),
-        satisfaction=satisfaction,
-        sla_met=satisfaction >= alpha,
-        explore_count=explore.sum(-1),
-        feedback_count=np.full(shape, T, np.int64),
-        served_counts=served.sum(-2),
-        query_counts=np.where(explore[..., None], 1.0, served).sum(-2),
-        cumulative_violation=np.maximum(0.0, alpha - running).sum(-1),
-        max_queue=queue.max(-1),
-        final_queue=queue[..., -1],
-        final_ideal_queue=queue[..., -1],
+    per_request = dict(
+        served=served,
+        satisfaction=sat,
+        cost=cost,
+        explore=explore,
+        feedback=np.ones(explore.shape, bool),
+        virtual_queue=queue,
+        ideal_queue=queue,
     )
+    return Summary(**episode_totals(per_request, alpha, labels.shape[-1]))
 
 
 def _orders(T: int, seeds: Sequence[int], orders: Mapping[int, np.ndarray] | None) -> np.ndarray:
@@ -180,42 +175,6 @@ def single_model(
 
 
 # ------------------------------------------------------------------------------ random mixture
-@jax.jit
-def mixture_lp(accuracy: jax.Array, mean_cost: jax.Array, alpha) -> tuple[jax.Array, jax.Array]:
-    """The cheapest model mixture meeting alpha in expectation (``mixture-lp``).
-
-    Solves ``min_p sum_m p_m cbar_m  s.t.  sum_m p_m acc_m >= alpha, sum_m p_m = 1, p >= 0``.
-    A basic optimal solution has at most two non-zeros (two equality-or-active constraints), so
-    enumerating every single model with ``acc_m >= alpha`` and every pair ``(i, j)`` with
-    ``acc_i < alpha <= acc_j`` mixed at ``p_j = (alpha - acc_i) / (acc_j - acc_i)`` is exact.
-    Infeasible (``max acc < alpha``): the most accurate model (cheapest among ties).
-
-    Returns ``(p [M], feasible)``.
-    """
-    acc = jnp.asarray(accuracy)
-    cbar = jnp.asarray(mean_cost, acc.dtype)
-    M = acc.shape[0]
-    a_i, a_j = acc[:, None], acc[None, :]
-    span = jnp.where(a_j > a_i, a_j - a_i, 1.0)
-    w = jnp.clip((alpha - a_i) / span, 0.0, 1.0)  # weight on j
-    pair_ok = (a_i < alpha) & (a_j >= alpha)
-    single_ok = acc >= alpha
-    pair_cost = jnp.where(pair_ok, (1 - w) * cbar[:, None] + w * cbar[None, :], jnp.inf)
-    pair_cost = jnp.where(
-        jnp.eye(M, dtype=bool), jnp.where(single_ok, cbar, jnp.inf)[:, None], pair_cost
-    )
-    flat = jnp.argmin(pair_cost)
-    i, j = flat // M, flat % M
-    feasible = jnp.isfinite(pair_cost.ravel()[flat])
-    p = jnp.where(
-        i == j,
-        jax.nn.one_hot(i, M),
-        (1 - w[i, j]) * jax.nn.one_hot(i, M) + w[i, j] * jax.nn.one_hot(j, M),
-    )
-    best = jnp.lexsort((cbar, -acc))[0]  # most accurate, then cheapest
-    return jnp.where(feasible, p, jax.nn.one_hot(best, M)).astype(acc.dtype), feasible
-
-
 #: The authors' educated-guessing procedure: step factors and iteration cap.
 EDUCATED_GUESS_UP, EDUCATED_GUESS_DOWN, EDUCATED_GUESS_ITERATIONS = 1.01, 0.99, 5000
 
@@ -292,92 +251,6 @@ def educated_guess(
 
 
 # ------------------------------------------------------------------------------ oracle
-@dataclasses.dataclass(frozen=True)
-class OracleSolution:
-    """The per-request LP relaxation's optimum.
-
-    Attributes:
-      z: ``[T, M]`` assignment (rows sum to 1; at most one fractional row).
-      lam: the optimal multiplier lambda* of the satisfaction constraint.
-      cost, satisfaction: ``sum z E`` and ``sum z s / T``.
-      feasible: ``sum_t max_m s_tm >= alpha T``; if not, z is the cheapest max-satisfaction
-        assignment.
-    """
-
-    z: np.ndarray
-    lam: float
-    cost: float
-    satisfaction: float
-    feasible: bool
-
-
-def _lagrangian_choice(E, s, lam, high: bool) -> np.ndarray:
-    """argmin_m E - lam * s per request; ties go to the largest (``high``) or smallest s."""
-    value = E - lam * s
-    vmin = value.min(1, keepdims=True)
-    tol = _TIE_RTOL * (np.abs(E).max() + lam * np.abs(s).max() + 1.0)
-    tied = value <= vmin + tol
-    key = np.where(tied, s if high else -s, -np.inf)
-    # Among ties with equal s, the cheapest.
-    key = key - np.where(tied, E, 0.0) * 1e-12 / (np.abs(E).max() + 1.0)
-    return key.argmax(1)
-
-
-def oracle_lp(labels, costs, alpha: float) -> OracleSolution:
-    """Exact optimum of the per-request LP relaxation (MESSPLUS.md section 6's floor).
-
-    For a multiplier ``lam >= 0`` each request picks ``argmin_m E_tm - lam s_tm``; the total
-    satisfaction of that choice is non-decreasing in ``lam`` and changes only at the breakpoints
-    ``lam = (E_tj - E_ti) / (s_tj - s_ti)``. Bisection over the sorted breakpoints finds the
-    smallest ``lam*`` whose choice (ties to more satisfaction) reaches ``alpha T``; requests
-    tied at ``lam*`` then move from their low-satisfaction to their high-satisfaction choice one
-    by one until the constraint holds with equality, the last one fractionally. Any such mix of
-    Lagrangian minimisers meeting the constraint with equality is LP-optimal (complementary
-    slackness). ``O(T M^2 log(T M^2))``, float64.
-    """
-    s = np.asarray(labels, np.float64)
-    E = np.asarray(costs, np.float64)
-    T, M = s.shape
-    rows = np.arange(T)
-    target = alpha * T
-    best_s = s.max(1)
-    if best_s.sum() < target - 1e-9:
-        hi = _lagrangian_choice(E, s, 1e18, high=True)
-        z = np.eye(M)[hi]
-        return OracleSolution(z, np.inf, float(E[rows, hi].sum()), float(s[rows, hi].mean()), False)
-    ds = s[:, None, :] - s[:, :, None]  # s_j - s_i
-    dE = E[:, None, :] - E[:, :, None]
-    breaks = np.unique(np.concatenate([[0.0], (dE / np.where(ds > 0, ds, 1.0))[ds > 0]]))
-    breaks = breaks[breaks >= 0]
-
-    def total_high(lam):
-        return s[rows, _lagrangian_choice(E, s, lam, high=True)].sum()
-
-    lo, hi_i = 0, len(breaks) - 1  # smallest index with total_high >= target
-    while lo < hi_i:
-        mid = (lo + hi_i) // 2
-        if total_high(breaks[mid]) >= target - 1e-9:
-            hi_i = mid
-        else:
-            lo = mid + 1
-    lam = float(breaks[lo])
-    low = _lagrangian_choice(E, s, lam, high=False)
-    high = _lagrangian_choice(E, s, lam, high=True)
-    z = np.eye(M)[low]
-    need = target - s[rows, low].sum()
-    if need > 0:
-        gain = s[rows, high] - s[rows, low]
-        for t in np.flatnonzero(gain > 0):
-            frac = min(1.0, need / gain[t])
-            z[t, low[t]] -= frac
-            z[t, high[t]] += frac
-            need -= frac * gain[t]
-            if need <= 1e-12:
-                break
-    cost = float((z * E).sum())
-    return OracleSolution(z, lam, cost, float((z * s).sum() / T), True)
-
-
 def oracle(labels, costs, alpha: float, seeds, *, orders=None) -> tuple[Summary, dict[str, Any]]:
     """:func:`oracle_lp` as a stream per seed (the fractional request served fractionally)."""
     labels, costs = np.asarray(labels), np.asarray(costs)

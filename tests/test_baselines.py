@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from messjax import baselines as B
+from messjax import lp
 from messjax.data import RoutingTable
 
 linprog = pytest.importorskip("scipy.optimize").linprog
@@ -41,7 +42,7 @@ ORACLE_E = np.array([[1, 10], [1, 10], [2, 5], [1, 10]], float)
     ],
 )
 def test_oracle_by_hand(alpha, cost, z_large, feasible):
-    sol = B.oracle_lp(ORACLE_S, ORACLE_E, alpha)
+    sol = lp.oracle_lp(ORACLE_S, ORACLE_E, alpha)
     assert sol.feasible == feasible
     assert sol.cost == pytest.approx(cost)
     np.testing.assert_allclose(sol.z[:, 1], z_large, atol=1e-12)
@@ -76,7 +77,7 @@ def test_oracle_matches_linprog(binary):
         if trial % 5 == 0:
             E[:, -1] = E[:, 0]  # ties between models
         for alpha in (0.1, 0.35, 0.6, 0.9):
-            sol = B.oracle_lp(s, E, alpha)
+            sol = lp.oracle_lp(s, E, alpha)
             ref = _oracle_linprog(s, E, alpha)
             assert sol.feasible == (ref is not None)
             if ref is not None:
@@ -88,12 +89,12 @@ def test_oracle_matches_linprog(binary):
 
 def test_mixture_two_models_by_hand():
     acc, cost = np.array([0.6, 0.9]), np.array([1.0, 10.0])
-    p, ok = B.mixture_lp(acc, cost, 0.7)
+    p, ok = lp.mixture_lp(acc, cost, 0.7)
     np.testing.assert_allclose(p, [2 / 3, 1 / 3], rtol=1e-6)  # 0.6 + 0.3 p = 0.7
     assert bool(ok) and float(p @ cost) == pytest.approx(4.0, rel=1e-6)
-    p, ok = B.mixture_lp(acc, cost, 0.5)
+    p, ok = lp.mixture_lp(acc, cost, 0.5)
     np.testing.assert_allclose(p, [1, 0])
-    p, ok = B.mixture_lp(acc, cost, 0.95)  # infeasible: the most accurate model
+    p, ok = lp.mixture_lp(acc, cost, 0.95)  # infeasible: the most accurate model
     np.testing.assert_allclose(p, [0, 1])
     assert not bool(ok)
 
@@ -104,7 +105,7 @@ def test_mixture_matches_linprog():
         M = (2, 5)[trial % 2]  # two compiled shapes
         acc, cost = rng.random(M), rng.gamma(2.0, 100.0, M)
         alpha = rng.uniform(0.0, acc.max())
-        p, ok = B.mixture_lp(acc, cost, alpha)
+        p, ok = lp.mixture_lp(acc, cost, alpha)
         p = np.asarray(p, float)
         res = linprog(
             cost,
@@ -248,7 +249,7 @@ def test_trained_routers_on_separable_data(kind, M):
     prefix = "routerdc-alpha" if kind == "routerdc" else kind
     names = {f"{prefix}-hindsight", f"{prefix}-train"}
     assert set(out) == (names | {"routerdc"} if kind == "routerdc" else names)
-    floor = B.oracle_lp(s_te, E_te, 1.0).cost
+    floor = lp.oracle_lp(s_te, E_te, 1.0).cost
     # Hindsight: every request to its cheapest satisfying model, the oracle's cost.
     r = out[f"{prefix}-hindsight"]
     assert r.hindsight and float(r.summary.satisfaction[0]) == 1.0

@@ -244,7 +244,3 @@ def test_reference_api(synthetic):
         reference_policy_episode(x, labels, costs, dict(bogus=1.0), pp, key)
     with pytest.raises(ValueError, match="beta"):
         reference_policy_episode(x, labels, costs, hp, pp, key, beta="scipy")
-    per_request = reference_policy.policy_loop_seconds_per_request(
-        x, labels, costs, hp, pp, key, repeats=1
-    )
-    assert per_request > 0

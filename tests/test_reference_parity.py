@@ -7,7 +7,8 @@ by the engine's ``head_masks`` from the same keys; per-task momentum; both spars
 training rules): identical exploration, feedback
 and model sequences, queue trajectories and costs to rounding, s_hat to 1e-9, and
 ``run_episode``'s Summary equal to the loop's totals. In float32 the engine's decisions must
-still match the (float64) loop on >= 99.5% of requests.
+still match the (float64) loop on >= 99.5% of requests. The data-free version (synthetic zoo,
+default run) is test_parity_synthetic.py.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import numpy as np
 import pytest
 
 from messjax.core.episode import Stream, run_episode
-from messjax.core.predictor import init_predictor
-from messjax.core.reference import draw_coins, numpy_loop_seconds_per_request, reference_episode
+from messjax.core.reference import reference_episode
 from messjax.core.step import decide, init_state, observe
 from messjax.core.types import HPARAM_NAMES, EngineConfig, Request, make_hparams
 
@@ -225,27 +225,3 @@ def test_float32_decisions_close(llama):
             agree = (outs.model[b] == ref["model"]).mean()
             assert agree >= 0.995, f"config {b}: decisions agree on {agree:.2%} only"
             np.testing.assert_allclose(s_hat[b][:100], ref["s_hat"][:100], atol=1e-4)
-
-
-def test_reference_api_synthetic():
-    """Hyperparams or a dict, coins drawn or given: the same episode; the timing helper runs."""
-    rng = np.random.default_rng(0)
-    n, d = 300, 8
-    x = rng.normal(size=(n, d))
-    labels = rng.integers(0, 2, (n, 3)).astype(np.float64)
-    costs = rng.uniform(1.0, 2.0, (n, 3)) * [1.0, 4.0, 16.0]
-    config = EngineConfig(num_models=3, feature_dim=d, head="mlp")
-    key = jax.random.PRNGKey(7)
-    params = jax.tree.map(np.asarray, init_predictor(jax.random.fold_in(key, 0), config)[0])
-    hp = dict(alpha=0.7, V=0.05, c=1.0, epochs=2, feedback_rate=0.6, cost_estimator="running_mean")
-    with jax.enable_x64(True):  # float64 Hyperparams hold the dict's values exactly
-        a = reference_episode(x, labels, costs, hp, key, params, config)
-        coins = draw_coins(key, n, hp, config)
-        hp64 = make_hparams(**hp)
-        b = reference_episode(x, labels, costs, hp64, key, params, config, coins=coins)
-    for name in ("model", "explore", "feedback", "cost", "virtual_queue", "s_hat"):
-        np.testing.assert_array_equal(a[name], b[name])
-    assert a["explore"][0] and 0 < a["feedback"].mean() < 1 and len(np.unique(a["model"])) == 3
-    assert a["totals"]["num_requests"] == n
-    assert a["totals"]["explore_count"] == a["explore"].sum()
-    assert numpy_loop_seconds_per_request(x, labels, costs, hp, key, params, config, repeats=1) > 0

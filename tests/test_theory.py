@@ -315,7 +315,7 @@ def test_cli_strict_flag(quick_report, monkeypatch, capsys):
 
 # ------------------------------------------------------------------------------ messjax policy
 def test_policy_tracking_identity_and_credit_exponent():
-    from messjax.theory_policy import credit_exponent, tracked_satisfaction
+    from messjax.theory.policy import credit_exponent, tracked_satisfaction
 
     # mean s = alpha + (margin - D_T) / T
     assert tracked_satisfaction(0.7, 3.0, [3.0, 13.0, -7.0], 100) == pytest.approx([0.7, 0.6, 0.8])

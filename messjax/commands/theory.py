@@ -1,5 +1,5 @@
 """``messjax theory [--json PATH] [--quick] [--strict]``: check the MESS+ bounds on the engine,
-and measure the ``messjax`` policy's slopes beside them (:mod:`messjax.theory_policy`)."""
+and measure the ``messjax`` policy's slopes beside them (:mod:`messjax.theory.policy`)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,7 @@ def _fmt(v) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from messjax.theory import run_checks  # imported here: keeps `messjax --help` fast
-    from messjax.theory_policy import run_policy_checks
+    from messjax.theory import run_checks, run_policy_checks  # here: keeps `--help` fast
 
     progress = lambda msg: print(f"  {msg}", file=sys.stderr, flush=True)  # noqa: E731
     report = run_checks(quick=args.quick, progress=progress)

@@ -419,33 +419,49 @@ def reference_episode(
 
 
 def episode_totals(out: dict, alpha: float, M: int) -> dict:
-    """The fields of :class:`messjax.core.episode.Summary`, from the per-request arrays of a
-    NumPy loop: ``model``, ``satisfaction``, ``cost``, ``explore``, ``feedback``,
-    ``virtual_queue``, ``ideal_queue`` and, for a policy that does not query every model on
-    an exploration, ``queried`` [T, M] (else derived: all models on an exploration)."""
-    T = out["model"].shape[0]
-    n = max(T, 1)
-    served = np.bincount(out["model"], minlength=M)
-    if "queried" in out:
-        queried = out["queried"].sum(axis=0)
+    """The fields of :class:`messjax.core.episode.Summary` from per-request arrays, in NumPy.
+
+    The one NumPy summary: of both NumPy loops (this module and
+    :mod:`messjax.core.reference_policy`) and of the baselines
+    (:func:`messjax.baselines.summarize`). ``out`` holds ``[..., T]`` arrays (any leading axes,
+    e.g. seeds) ``satisfaction``, ``cost``, ``explore``, ``feedback``, ``virtual_queue`` and
+    ``ideal_queue`` (queues after each request), the served answers as ``model`` (indices) or
+    ``served`` (``[..., T, M]`` weights, e.g. an LP's fractional split), and optionally
+    ``queried`` (``[..., T, M]``; default: every model on an exploration, else the served one).
+
+    The engine computes the same fields in JAX, one request at a time
+    (:meth:`messjax.core.episode.Totals.add`, :meth:`~messjax.core.episode.Summary.from_totals`).
+    The two are kept apart on purpose: the parity tests check the engine against the NumPy
+    loops, which needs two independent implementations of the summary as well.
+    """
+    sat = np.asarray(out["satisfaction"])
+    T = sat.shape[-1]
+    shape = sat.shape[:-1]
+    if "served" in out:
+        served = np.asarray(out["served"])
     else:
-        explored = np.bincount(out["model"][out["explore"]], minlength=M)
-        queried = served + out["explore"].sum() - explored
-    running = np.cumsum(out["satisfaction"]) / np.arange(1, T + 1)
-    satisfaction = out["satisfaction"].sum() / n
+        served = np.asarray(out["model"])[..., None] == np.arange(M)  # one-hot [..., T, M]
+    explore = np.asarray(out["explore"], bool)
+    if "queried" in out:
+        queried = np.asarray(out["queried"]).sum(axis=-2)
+    else:
+        queried = np.where(explore[..., None], np.ones((), served.dtype), served).sum(axis=-2)
+    queue = np.asarray(out["virtual_queue"])
+    running = np.cumsum(sat, axis=-1) / np.arange(1, T + 1)
+    satisfaction = sat.sum(axis=-1) / max(T, 1)
     return dict(
-        num_requests=T,
-        total_cost=out["cost"].sum(),
+        num_requests=np.full(shape, T, np.int64),
+        total_cost=np.asarray(out["cost"]).sum(axis=-1),
         satisfaction=satisfaction,
-        sla_met=bool(satisfaction >= alpha),
-        explore_count=int(out["explore"].sum()),
-        feedback_count=int(out["feedback"].sum()),
-        served_counts=served,
+        sla_met=satisfaction >= alpha,
+        explore_count=explore.sum(axis=-1),
+        feedback_count=np.asarray(out["feedback"], bool).sum(axis=-1),
+        served_counts=served.sum(axis=-2),
         query_counts=queried,
-        cumulative_violation=np.maximum(0.0, alpha - running).sum(),
-        max_queue=max(0.0, out["virtual_queue"].max(initial=0.0)),
-        final_queue=out["virtual_queue"][-1] if T else 0.0,
-        final_ideal_queue=out["ideal_queue"][-1] if T else 0.0,
+        cumulative_violation=np.maximum(0.0, alpha - running).sum(axis=-1),
+        max_queue=np.maximum(0.0, queue.max(axis=-1, initial=0.0)),
+        final_queue=queue[..., -1] if T else np.zeros(shape),
+        final_ideal_queue=np.asarray(out["ideal_queue"])[..., -1] if T else np.zeros(shape),
     )
 
 

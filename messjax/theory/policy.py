@@ -1,11 +1,12 @@
 r"""What the drift-plus-penalty guarantees still give for the ``messjax`` policy, and checks.
 
-:mod:`messjax.theory` derives the MESS+ bounds; this module redoes the argument for messjax's own
-policy (:mod:`messjax.core.policy`, issue 11), says where it breaks, and measures the policy's
-violation and cost-gap slopes on the same i.i.d. zoo (:func:`messjax.theory.typed_zoo`, the same
-sampled streams) in :func:`run_policy_checks` (part of ``messjax theory``). Notation as in
-:mod:`messjax.theory`; in addition ``D_t`` is the signed deficit (``D_0 = margin``), ``D*_t =
-sum_{u<=t} (alpha - s_u)`` the realised deficit, ``x^+ = max(0, x)``, ``x^- = max(0, -x)``,
+:mod:`messjax.theory.bounds` derives the MESS+ bounds; this module redoes the argument for
+messjax's own policy (:mod:`messjax.core.policy`, issue 11), says where it breaks, and measures
+the policy's violation and cost-gap slopes on the same i.i.d. zoo
+(:func:`messjax.theory.zoo.typed_zoo`, the same sampled streams) in :func:`run_policy_checks`
+(part of ``messjax theory``). Notation as in :mod:`messjax.theory.bounds`; in addition ``D_t``
+is the signed deficit (``D_0 = margin``), ``D*_t = sum_{u<=t} (alpha - s_u)`` the realised
+deficit, ``x^+ = max(0, x)``, ``x^- = max(0, -x)``,
 ``Ebar[m] = sum_k pi_k C[k, m]`` the model's mean cost and ``Ebar_max = max_m Ebar[m]``.
 
 The rule as a drift-plus-penalty step
@@ -26,9 +27,10 @@ With full feedback ``D' = D + alpha - s``. Take ``L(D) = (D^+)^2 / 2``. If ``D >
 
     L(D') - L(D) <= B + D^+ (alpha - s),     B = max(alpha, 1 - alpha)^2 / 2,
 
-MESS+'s inequality with ``Q`` replaced by ``D^+``. Hence every step of :mod:`messjax.theory`
-that only uses this inequality and the argmin (DPP) carries over with ``Q -> D^+``, costs ->
-``E_rel`` and ``eps`` = the error of messjax's ``s_hat`` (draw and residual included):
+MESS+'s inequality with ``Q`` replaced by ``D^+``. Hence every step of
+:mod:`messjax.theory.bounds` that only uses this inequality and the argmin (DPP) carries over
+with ``Q -> D^+``, costs -> ``E_rel`` and ``eps`` = the error of messjax's ``s_hat`` (draw and
+residual included):
 
 * Theorem 1a/1b: ``E[(D_T^+)] / T <= sqrt(2 (B + V dE_rel) / T)`` (generic) and the dual form
   ``(2 V lam_rel + sqrt(2 B T + ...)) / T`` with ``lam_rel = lam* / Ebar_max``;
@@ -85,8 +87,9 @@ What does not carry over (and is not claimed)
 
 The checks (:func:`run_policy_checks`)
 --------------------------------------
-On the streams of :func:`messjax.theory.run_checks` (``typed_zoo().sample(T, 10_000 + r)``),
-messjax with its default policy parameters, one ``run_cells`` call per size:
+On the streams of :func:`messjax.theory.checks.run_checks`
+(``typed_zoo().sample(T, 10_000 + r)``), messjax with its default policy parameters, one
+``run_cells`` call per size:
 
 - *violation vs T* at zero slack (``alpha = s_max``): ``E[D_T^+] / T`` (the analogue of
   ``E[Q_T] / T``; ``>= (alpha - mean s)^+`` up to ``margin / T``), common log-log slope over
@@ -108,17 +111,15 @@ from typing import Any
 
 import numpy as np
 
-from messjax.theory import (
-    TypedZoo,
-    _fit_common_slope,
-    _jsonable,
+from messjax.theory.bounds import (
     drift_constant,
+    fit_common_slope,
     fit_power_law,
     loglog_slope,
     lundberg_exponent,
-    typed_zoo,
-    zoo_policy,
 )
+from messjax.theory.checks import jsonable
+from messjax.theory.zoo import TypedZoo, typed_zoo, zoo_policy
 
 __all__ = [
     "POLICY_CHECK_RANGES",
@@ -147,7 +148,7 @@ def credit_exponent(alpha: float, cheapest_satisfaction: float) -> float:
 
     Below zero the deficit's steps are ``alpha - s`` with ``s`` the cheapest model's outcome;
     ``exp(-eta' D)`` is then a supermartingale, so the credit ``-D`` has an exponential tail.
-    It is :func:`messjax.theory.lundberg_exponent` of the mirrored walk (``1 - alpha``,
+    It is :func:`messjax.theory.bounds.lundberg_exponent` of the mirrored walk (``1 - alpha``,
     ``1 - s_0``).
     """
     return lundberg_exponent(1.0 - alpha, 1.0 - cheapest_satisfaction)
@@ -228,7 +229,7 @@ def run_policy_checks(
 
     streams, cells = [], []
     for r in range(sizes.replicates):
-        s = zoo.sample(T, seed=10_000 + r)  # the very streams of messjax.theory's main runs
+        s = zoo.sample(T, seed=10_000 + r)  # the streams of the MESS+ checks' main runs
         streams.append((s.x, s.labels, s.costs))
         cells += _cells(sizes, alphas, r)
     summary, trace = policy.run_cells(
@@ -260,8 +261,8 @@ def run_policy_checks(
         for i, V in enumerate(sizes.violation_V)
         if 2 * V * lam_rel_t <= math.sqrt(2 * B * sizes.violation_fit_from)
     ] or [int(np.argmin(sizes.violation_V))]
-    slope_d, own_d = _fit_common_slope(T_pts[fit], [d_over_t[i][fit] for i in small])
-    slope_pos, _ = _fit_common_slope(T_pts[fit], [pos[i][fit] for i in small])
+    slope_d, own_d = fit_common_slope(T_pts[fit], [d_over_t[i][fit] for i in small])
+    slope_pos, _ = fit_common_slope(T_pts[fit], [pos[i][fit] for i in small])
     violation = {
         "alpha": a,
         "V": list(sizes.violation_V),
@@ -374,4 +375,4 @@ def run_policy_checks(
         "quick": sizes == POLICY_QUICK,
     }
     report["runtime_s"] = time.perf_counter() - t0
-    return _jsonable(report)
+    return jsonable(report)
