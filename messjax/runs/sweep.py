@@ -30,8 +30,8 @@ from messjax.errors import ConfigError, MessjaxError
 from messjax.fileio import claim_output_dir
 from messjax.outputs.figures import draw_figures
 from messjax.outputs.rows import SUMMARY_CSV, normalize_rows, write_summary_csv
-from messjax.outputs.tracking import log_wandb
 from messjax.outputs.traces import TRACES_NPZ, load_traces, save_traces
+from messjax.outputs.tracking import log_wandb
 from messjax.runs.checkpoint import SweepCheckpoint, table_fingerprint
 from messjax.runs.config import (
     SYNTHETIC,
@@ -40,9 +40,9 @@ from messjax.runs.config import (
     apply_overrides,
     config_from_dict,
     default_config,
-    read_yaml,
 )
 from messjax.runs.experiment import summary_rows, sweep_table, table_features
+from messjax.runs.yamlfile import read_yaml
 
 CHECKPOINTS = "checkpoints"
 CONFIG_YAML = "config.yaml"
