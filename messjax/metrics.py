@@ -28,6 +28,11 @@ from messjax.core.episode import Summary
 
 #: cost unit of a table -> (factor to display units, display unit, column suffix)
 COST_DISPLAY = {"J": (1e-6, "MJ", "mj"), "$": (1.0, "$", "usd"), "s": (1.0, "s", "s")}
+#: cost unit -> the larger units a sweep's tables and figures switch to (divisor, name),
+#: largest first, once the largest cost shown reaches the divisor
+LARGER_UNITS = {"J": ((1e6, "MJ"), (1e3, "kJ")), "s": ((3600.0, "h"),)}
+#: what a cost unit measures (axis labels)
+COST_QUANTITY = {"J": "energy", "s": "time", "$": "price"}
 #: tolerance of ``sla_met`` (satisfaction is float32 in MESS+ summaries)
 SLA_TOL = 1e-6
 
@@ -35,6 +40,15 @@ SLA_TOL = 1e-6
 def cost_display(cost_unit: str) -> tuple[float, str, str]:
     """``(scale, unit, column suffix)`` for a table's ``cost_unit``: J -> MJ, $ -> $."""
     return COST_DISPLAY.get(cost_unit, (1.0, cost_unit, cost_unit.lower()))
+
+
+def cost_scale(values: Sequence[float] | np.ndarray, unit: str) -> tuple[float, str]:
+    """(divisor, label) to show costs in a readable unit: J -> kJ / MJ, s -> h, $ as is."""
+    top = float(np.max(np.abs(values))) if len(values) else 0.0
+    for div, name in LARGER_UNITS.get(unit, ()):
+        if top >= div:
+            return div, name
+    return 1.0, unit
 
 
 def cost_column(cost_unit: str) -> str:

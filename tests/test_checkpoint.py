@@ -10,7 +10,7 @@ from messjax.core.episode import Summary, Totals
 from messjax.data import synthetic_zoo
 from messjax.errors import MessjaxError
 from messjax.router import Router
-from messjax.runs.checkpoint import SweepCheckpoint, chunk_bounds
+from messjax.runs.checkpoint import SweepCheckpoint
 
 D = 16
 
@@ -139,5 +139,19 @@ def test_sweep_checkpoint_roundtrip_and_identity(tmp_path):
 
     with pytest.raises(CheckpointMismatch, match=r"config\.alpha"):
         SweepCheckpoint(tmp_path / "ck", {"config": {"alpha": [0.6]}})
+
+
+def test_chunks_and_their_concatenation_invert_split_by_grid():
+    from messjax.core.sweep import chunk_bounds, concat_cells, make_grid, split_by_grid
+
     assert chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
     assert chunk_bounds(10, None) == [(0, 10)]
+    grids = [make_grid([1, 2], alpha=[0.5, 0.6]), make_grid([3], V=[1e-4, 1e-3, 1e-2])]
+    cells = concat_cells([(g.seeds, g.hparams) for g in grids])
+    assert cells[0].tolist() == [1, 1, 2, 2, 3, 3, 3]
+    summary = {"cost": np.arange(7.0), "served": np.arange(14).reshape(7, 2)}
+    parts = split_by_grid(grids, summary, None, 0)
+    assert [p.summary["cost"].tolist() for p in parts] == [[0, 1, 2, 3], [4, 5, 6]]
+    back, trace = concat_cells([(p.summary, p.trace) for p in parts])
+    assert trace is None
+    np.testing.assert_array_equal(back["served"], summary["served"])

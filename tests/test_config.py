@@ -1,4 +1,5 @@
-"""Sweep configs: the shipped YAML files, validation errors naming the key, overrides."""
+"""Sweep configs: loading (paper defaults, the default config), validation errors naming the
+key, overrides."""
 
 from __future__ import annotations
 
@@ -10,38 +11,42 @@ import pytest
 from messjax import cli, paper
 from messjax.errors import ConfigError
 from messjax.runs.config import (
-    DEFAULT_CONFIG,
     SweepConfig,
     apply_overrides,
     config_from_dict,
+    default_config,
     load_config,
     parse_yaml,
-    read_yaml,
 )
+from messjax.runs.sweep import task_grid
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-def test_default_config_is_configs_synthetic_yaml():
-    # `messjax run` uses the embedded dict (works from a wheel); the file documents it.
-    assert read_yaml(CONFIGS / "synthetic.yaml") == DEFAULT_CONFIG
+def test_default_config_is_packaged():
+    # `messjax run` reads it from the package (works from a wheel).
     cfg = load_config(None)
-    assert cfg.zoo == "synthetic" and cfg.data.preset == "llama3"
+    assert cfg.zoo == "synthetic" and cfg.data.preset == "llama3" and cfg.tasks
     for task in cfg.tasks:
         assert cfg.num_cells(task) == 3 * 3 * 3 * 3
+    assert default_config() is not default_config()  # a fresh dict every time
 
 
-@pytest.mark.parametrize("zoo", ["llama3", "qwen2"])
-@pytest.mark.parametrize("task", paper.PAPER_TASKS)
-def test_paper_configs_carry_the_paper_grid(zoo, task):
-    cfg = load_config(CONFIGS / zoo / f"{task}.yaml")
-    assert (cfg.zoo, cfg.tasks) == (zoo, (task,))
-    assert cfg.alpha == paper.ALPHA_GRID[zoo][task]
-    assert cfg.seeds == paper.SEEDS and cfg.V == paper.V_GRID and cfg.c == paper.C_GRID
-    epochs, lr, momentum = paper.predictor_preset(task)
-    assert cfg.epochs == (epochs,) and cfg.learning_rate == (lr,) and cfg.momentum == (momentum,)
-    assert cfg.num_cells(task) == 108
-    assert cfg.featurizer == "hash" and cfg.wandb.mode == "offline"
+def test_paper_key_expands_to_the_paper_sweep_under_the_files_keys():
+    cfg = load_config(CONFIGS / "qwen2" / "boolq.yaml", ["c=[0.1]"])
+    assert (cfg.zoo, cfg.tasks) == ("qwen2", ("boolq",))
+    assert cfg.alpha == paper.ALPHA_GRID["qwen2"]["boolq"]
+    assert cfg.seeds == paper.SEEDS and cfg.V == paper.V_GRID and cfg.c == (0.1,)
+    epochs, lr, momentum = paper.predictor_preset("boolq")
+    assert (cfg.epochs, cfg.learning_rate, cfg.momentum) == ((epochs,), (lr,), (momentum,))
+    assert cfg.wandb.group == "qwen2/boolq" and cfg.wandb.mode == "offline"
+    assert cfg.chunk_size == 36 and cfg.num_cells("boolq") == 36
+    # Given keys win, sections merge: the paper's alphas of boolq run on piqa.
+    cfg = config_from_dict({"paper": "llama3/boolq", "tasks": ["piqa"], "wandb": {"tags": ["x"]}})
+    assert cfg.tasks == ("piqa",) and cfg.alpha == paper.ALPHA_GRID["llama3"]["boolq"]
+    assert cfg.wandb.group == "llama3/boolq" and cfg.wandb.tags == ("x",)
+    with pytest.raises(ConfigError, match="did you mean 'qwen2/boolq'"):
+        config_from_dict({"paper": "qwen2/bolq"})
 
 
 def test_overrides_parse_yaml_values_and_dotted_keys():
@@ -57,9 +62,10 @@ def test_overrides_parse_yaml_values_and_dotted_keys():
 
 
 def test_task_override_replaces_tasks():
-    raw = apply_overrides(DEFAULT_CONFIG, ["task=piqa"])
+    default = default_config()
+    raw = apply_overrides(default, ["task=piqa"])
     assert config_from_dict(raw).tasks == ("piqa",)
-    assert DEFAULT_CONFIG["tasks"] == ["arc_challenge", "boolq"]  # not mutated
+    assert default["tasks"] == ["arc_challenge", "boolq"]  # not mutated
 
 
 def test_paper_defaults_per_task_and_resolve():
@@ -77,7 +83,7 @@ def test_paper_defaults_per_task_and_resolve():
 
 def test_grid_order_seeds_outermost():
     cfg = load_config(None, ["tasks=[arc_challenge]", "seeds=[1,2]", "V=[1e-4]", "c=[0.1,1]"])
-    grid = cfg.grid("arc_challenge")
+    grid = task_grid(cfg, "arc_challenge")
     assert grid.size == 2 * 3 * 2 == cfg.num_cells("arc_challenge")
     assert grid.seeds.tolist() == [1] * 6 + [2] * 6
 
@@ -101,6 +107,11 @@ def test_grid_order_seeds_outermost():
         ("epochs=1.5", "epochs", "integer"),
         ("trace_every=ten", "trace_every", "integer"),
         ("chunk_size=0", "chunk_size", ">= 1"),
+        ("epochs=0", "epochs", ">= 1"),
+        ("momentum=[0.5,1]", "momentum", "[0, 1)"),
+        ("replay=-1", "replay", ">= 0"),
+        ("input_dropout=1", "input_dropout", "[0, 1)"),
+        ("input_dropout=x", "input_dropout", "number"),
         ("wandb.mode=sometimes", "wandb.mode", "unknown value"),
         ("data=5", "data", "mapping"),
         ("tasks=[arc_chalenge]", "tasks", "did you mean 'arc_challenge'"),
@@ -195,7 +206,7 @@ def test_momentum_and_sparse_training_keys():
     cfg = load_config(
         None, ["tasks=[boolq]", "momentum=[0.5, 0.9]", "sparse_training=all_explorations"]
     )
-    grid = cfg.grid("boolq")
+    grid = task_grid(cfg, "boolq")
     np.testing.assert_allclose(sorted(set(grid.hparams.momentum.tolist())), [0.5, 0.9])
     assert set(grid.hparams.sparse_training.tolist()) == {1}
     with pytest.raises(ConfigError, match="momentum"):

@@ -213,7 +213,8 @@ def test_prices(tmp_path):
 
 
 def test_config_keys_missing_and_prices(tmp_path):
-    from messjax.runs.config import config_from_dict, load_tables
+    from messjax.runs.config import config_from_dict
+    from messjax.runs.sweep import load_tables
 
     folder = routellm_folder(tmp_path / "routellm", n=5)
     (folder / "gsm8k.csv").write_text(

@@ -174,12 +174,12 @@ def test_ctrl_c_is_one_line_exit_130_and_resumes(small, tmp_path):
 
 
 def test_interrupt_in_process_and_debug_traceback(monkeypatch, capsys, small, tmp_path):
-    from messjax.commands import sweep as sweep_cmd
+    from messjax.runs import sweep as sweep_runner
 
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sweep_cmd, "execute", boom)
+    monkeypatch.setattr(sweep_runner, "execute", boom)
     assert sweep(small, tmp_path / "o") == 130
     assert "interrupted: rerun the same command to resume" in one_line(capsys.readouterr().err)
     monkeypatch.setenv("MESSJAX_DEBUG", "1")

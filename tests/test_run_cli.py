@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from messjax import cli, paper
-from messjax.outputs.results import read_summary_csv
+from messjax.outputs.rows import read_summary_csv
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from wandb_offline import read_offline_run
 
 from messjax import cli
-from messjax.outputs.results import load_traces, read_offline_run, read_summary_csv
-from messjax.runs import experiment
+from messjax.outputs.rows import read_summary_csv
+from messjax.outputs.traces import load_traces
+from messjax.runs import sweep as sweep_runner
 from messjax.runs.checkpoint import SweepCheckpoint
 from messjax.runs.config import load_config
 
@@ -142,16 +144,16 @@ def test_interrupted_sweep_resumes_and_matches(small, tmp_path, monkeypatch):
     monkeypatch.setattr(SweepCheckpoint, "save", save)
 
     computed = []
-    sweep_table = experiment.sweep_table
+    sweep_table = sweep_runner.sweep_table
 
     def counting(table, grid, **kw):
         computed.append(grid)
         return sweep_table(table, grid, **kw)
 
-    monkeypatch.setattr(experiment, "sweep_table", counting)
+    monkeypatch.setattr(sweep_runner, "sweep_table", counting)
     assert sweep(small, part) == 0
     # Only chunks 2 and 3 (cells 4..11) were computed.
-    grid = load_config(small).grid("arc_challenge")
+    grid = sweep_runner.task_grid(load_config(small), "arc_challenge")
     assert [g.size for g in computed] == [4, 4]
     for g, lo in zip(computed, (4, 8), strict=True):
         np.testing.assert_array_equal(g.seeds, grid.seeds[lo : lo + 4])

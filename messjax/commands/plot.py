@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from messjax.errors import MessjaxError
 
 NAME = "plot"
 HELP = "redraw the figures of a sweep folder (from summary.csv and traces.npz)"
@@ -22,14 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from messjax.fileio import claim_output_dir
-    from messjax.outputs.figures import draw_figures
-    from messjax.outputs.results import SUMMARY_CSV
+    from messjax.runs.sweep import redraw
 
-    out = Path(args.dir)
-    if not (out / SUMMARY_CSV).is_file():
-        raise MessjaxError(f"{out} has no {SUMMARY_CSV}: is it the --out folder of a sweep?")
-    output = claim_output_dir(out, "sweep", force=args.force)
-    for path in draw_figures(out, output=output):
+    for path in redraw(args.dir, force=args.force):
         print(path)
     return 0

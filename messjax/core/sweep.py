@@ -329,8 +329,8 @@ def run_sweeps(
         if progress is not None:
             progress(done, cells.size)
 
-    for lo in range(0, cells.size, chunk_size):
-        index = np.arange(lo, min(lo + chunk_size, cells.size))
+    for lo, hi in chunk_bounds(cells.size, chunk_size):
+        index = np.arange(lo, hi)
         out = _run_chunk(
             xj,
             lj,
@@ -348,16 +348,28 @@ def run_sweeps(
             fetch(pending)
         pending = (out, len(index), int(index[-1]) + 1)
     fetch(pending)
-    summary = jax.tree.map(lambda *a: np.concatenate(a), *[p[0] for p in parts])
-    trace = None
-    if trace_every > 0:
-        trace = jax.tree.map(lambda *a: np.concatenate(a), *[p[1] for p in parts])
+    summary, trace = concat_cells(parts)
     return split_by_grid(grids, summary, trace, trace_every)
+
+
+def chunk_bounds(num_cells: int, chunk_size: int | None) -> list[tuple[int, int]]:
+    """``[(lo, hi), ...]`` of the chunks of ``num_cells`` cells, ``chunk_size`` at a time (one
+    chunk when ``chunk_size`` is None): the jitted calls of :func:`run_sweeps` and the
+    checkpointed chunks of a resumable sweep."""
+    size = chunk_size or max(num_cells, 1)
+    return [(lo, min(lo + size, num_cells)) for lo in range(0, num_cells, size)]
+
+
+def concat_cells(parts: Sequence[Any]) -> Any:
+    """Per-cell results of consecutive runs of cells (pytrees of arrays with a leading cell
+    axis: ``(summary, trace)`` pairs, a grid's ``(seeds, hparams)``; ``None`` leaves stay
+    ``None``) as one, concatenated along the cells: the inverse of :func:`split_by_grid`."""
+    return jax.tree.map(lambda *a: np.concatenate(a), *parts)
 
 
 def split_by_grid(grids, summary: Summary, trace: Any, trace_every: int) -> list[SweepResult]:
     """One :class:`SweepResult` per grid from results stacked along the cells of ``grids``
-    (in order)."""
+    (in order); :func:`concat_cells` is its inverse."""
     results, lo = [], 0
     for grid in grids:
         take = lambda a, lo=lo, hi=lo + grid.size: np.asarray(a)[lo:hi]  # noqa: E731
@@ -420,10 +432,7 @@ def _prepare(streams, grids, trace_every, orders) -> _Prepared:
             )
 
     # All cells in one list; ``stream_of`` says whose stream each one reads.
-    cells = Grid(
-        seeds=np.concatenate([g.seeds for g in grids]),
-        hparams=jax.tree.map(lambda *a: np.concatenate(a), *[g.hparams for g in grids]),
-    )
+    cells = Grid(*concat_cells([(g.seeds, g.hparams) for g in grids]))
     stream_of = np.concatenate([np.full(g.size, i) for i, g in enumerate(grids)])
     return _Prepared(
         streams=streams,

@@ -12,6 +12,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from messjax.core.names import (
@@ -73,6 +74,43 @@ if HPARAM_NAMES != tuple(f.name for f in dataclasses.fields(Hyperparams)):  # on
 CHOICE_LEAVES = {"cost_estimator": COST_ESTIMATORS, "sparse_training": SPARSE_TRAINING}
 
 
+#: The valid values of each leaf: (test on a float array, what the error says).
+HPARAM_RULES = {
+    "alpha": (lambda a: (a > 0) & (a < 1), "must be in (0, 1)"),
+    "V": (lambda a: a > 0, "must be > 0"),
+    "c": (lambda a: a > 0, "must be > 0"),
+    "learning_rate": (lambda a: a >= 0, "must be >= 0"),
+    "epochs": (lambda a: (a >= 0) & (a == np.round(a)), "must be an integer >= 0"),
+    "feedback_rate": (lambda a: (a > 0) & (a <= 1), "must be in (0, 1]"),
+    "cost_estimator": (
+        lambda a: (a >= 0) & (a < len(COST_ESTIMATORS)),
+        f"must index {COST_ESTIMATORS}",
+    ),
+    "inference_cost": (lambda a: a >= 0, "must be >= 0"),
+    "training_cost": (lambda a: a >= 0, "must be >= 0"),
+    "relative_V": (lambda a: (a == 0) | (a == 1), "must be 0 or 1 (or a bool)"),
+    "momentum": (lambda a: (a >= 0) & (a < 1), "must be in [0, 1)"),
+    "sparse_training": (
+        lambda a: (a >= 0) & (a < len(SPARSE_TRAINING)),
+        f"must index {SPARSE_TRAINING}",
+    ),
+}
+
+
+def check_hparams(**values: Any) -> None:
+    """Raise :class:`ConfigError` naming the first leaf of ``values`` (leaf name -> scalar,
+    list or array; choice leaves as indices) that is not a finite number within
+    :data:`HPARAM_RULES`."""
+    for key, v in values.items():
+        ok, msg = HPARAM_RULES[key]
+        a = np.asarray(v)
+        if not np.issubdtype(a.dtype, np.number) and a.dtype != bool:
+            raise ConfigError(key, f"must be a number, got {v!r}")
+        bad = ~np.isfinite(a.astype(float)) | ~ok(a.astype(float))
+        if np.any(bad):
+            raise ConfigError(key, f"{msg}, got {a[bad].ravel()[0].item()!r}")
+
+
 def make_hparams(
     alpha: Any = 0.7,
     V: Any = 1e-4,
@@ -95,9 +133,8 @@ def make_hparams(
     :data:`SPARSE_TRAINING`) or indices. With ``validate`` (default) out-of-range values raise
     :class:`ConfigError` naming the key: alpha in (0, 1), V > 0, c > 0, learning_rate >= 0,
     epochs >= 0, feedback_rate in (0, 1], costs >= 0, relative_V in {0, 1} (or a bool),
-    momentum in [0, 1).
+    momentum in [0, 1) (:data:`HPARAM_RULES`).
     """
-    import numpy as np
 
     def index_of(key, value):
         choices = CHOICE_LEAVES[key]
@@ -130,33 +167,7 @@ def make_hparams(
     )
     arrays = {k: np.asarray(v) for k, v in values.items()}
     if validate:
-        checks = {
-            "alpha": (lambda a: (a > 0) & (a < 1), "must be in (0, 1)"),
-            "V": (lambda a: a > 0, "must be > 0"),
-            "c": (lambda a: a > 0, "must be > 0"),
-            "learning_rate": (lambda a: a >= 0, "must be >= 0"),
-            "epochs": (lambda a: (a >= 0) & (a == np.round(a)), "must be an integer >= 0"),
-            "feedback_rate": (lambda a: (a > 0) & (a <= 1), "must be in (0, 1]"),
-            "cost_estimator": (
-                lambda a: (a >= 0) & (a < len(COST_ESTIMATORS)),
-                f"must index {COST_ESTIMATORS}",
-            ),
-            "inference_cost": (lambda a: a >= 0, "must be >= 0"),
-            "training_cost": (lambda a: a >= 0, "must be >= 0"),
-            "relative_V": (lambda a: (a == 0) | (a == 1), "must be 0 or 1 (or a bool)"),
-            "momentum": (lambda a: (a >= 0) & (a < 1), "must be in [0, 1)"),
-            "sparse_training": (
-                lambda a: (a >= 0) & (a < len(SPARSE_TRAINING)),
-                f"must index {SPARSE_TRAINING}",
-            ),
-        }
-        for key, (ok, msg) in checks.items():
-            a = arrays[key]
-            if not np.issubdtype(a.dtype, np.number) and a.dtype != bool:
-                raise ConfigError(key, f"must be a number, got {values[key]!r}")
-            bad = ~np.isfinite(a.astype(float)) | ~ok(a.astype(float))
-            if np.any(bad):
-                raise ConfigError(key, f"{msg}, got {a[bad].ravel()[0]!r}")
+        check_hparams(**values)
     fdt = float_dtype()
     return Hyperparams(
         **{

@@ -26,24 +26,14 @@ import numpy as np
 
 from messjax import paper
 from messjax.core.names import HPARAM_NAMES
-from messjax.outputs.results import SUMMARY_CSV, TRACES_NPZ, load_traces, read_summary_csv
+from messjax.fileio import atomic_savefig
+from messjax.metrics import COST_QUANTITY, cost_scale
+from messjax.outputs.rows import SUMMARY_CSV, read_summary_csv
+from messjax.outputs.traces import TRACES_NPZ, load_traces
 
 FIGURES = "figures"
 #: Axes other than alpha, V and c that may vary in a sweep.
 OTHER_AXES = tuple(k for k in HPARAM_NAMES if k not in ("alpha", "V", "c"))
-_UNIT_NAMES = {"J": "energy", "s": "time", "$": "price"}
-
-
-def cost_scale(values: Sequence[float] | np.ndarray, unit: str) -> tuple[float, str]:
-    """(divisor, label) to show costs in a readable unit: J -> kJ / MJ, s -> h, $ as is."""
-    top = float(np.max(np.abs(values))) if len(values) else 0.0
-    if unit == "J":
-        for div, name in ((1e6, "MJ"), (1e3, "kJ")):
-            if top >= div:
-                return div, name
-    if unit == "s" and top >= 3600:
-        return 3600.0, "h"
-    return 1.0, unit
 
 
 def _ref(values: Sequence[float], preferred: float) -> float:
@@ -196,7 +186,7 @@ def _cost_figure(view: _TaskView):
         ax_sat.errorbar(view.alphas, ms, yerr=ss, marker="o", capsize=3, label=f"V = {_fmt(V)}")
     lo, hi = min(view.alphas), max(view.alphas)
     ax_sat.plot([lo, hi], [lo * 100, hi * 100], "k--", lw=1, label="SLA target (= α)")
-    kind = _UNIT_NAMES.get(view.unit, "cost")
+    kind = COST_QUANTITY.get(view.unit, "cost")
     ax_cost.set_ylabel(f"total {kind} over the stream ({unit})")
     ax_sat.set_ylabel("satisfied requests (%)")
     for ax, t in ((ax_cost, "total cost"), (ax_sat, "final satisfaction")):
@@ -221,8 +211,6 @@ def draw_figures(
     figure is written atomically; with ``output`` (the :class:`~messjax.fileio.OutputDir` of
     ``out_dir``) it is also recorded in the folder's marker.
     """
-    from messjax.fileio import atomic_savefig
-
     out = Path(out_dir)
     if rows is None:
         rows = read_summary_csv(out / SUMMARY_CSV)

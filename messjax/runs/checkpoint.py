@@ -1,12 +1,13 @@
 """Orbax checkpoints of resumable sweeps (the live router's: :mod:`messjax.router.checkpoint`).
 
-:func:`chunked_sweep` runs a grid ``chunk_size`` cells at a time through
-:func:`messjax.runs.experiment.sweep_table` and saves every finished chunk (its summaries and traces)
-under ``OUT/checkpoints/<task>/chunk_<i>``. Rerunning the same command loads those chunks and
-computes only the rest; a cell's numbers do not depend on the chunk it ran in, so a resumed
-sweep writes the same ``summary.csv`` byte for byte. ``OUT/checkpoints/sweep.json`` records
-what was swept (the resolved config without its wandb section, and a fingerprint of each
-task's table); a rerun with anything else is refused with :class:`CheckpointMismatch`.
+:class:`SweepCheckpoint` stores and loads the finished chunks of a sweep (their
+summaries and traces) under ``OUT/checkpoints/<task>/chunk_<i>``;
+:func:`messjax.runs.sweep.sweep_chunks` runs a grid chunk by chunk through it, so rerunning the
+same command loads those chunks and computes only the rest (a cell's numbers do not depend on
+the chunk it ran in: a resumed sweep writes the same ``summary.csv`` byte for byte).
+``OUT/checkpoints/sweep.json`` records what was swept (the resolved config without its wandb
+section, and a fingerprint of each task's table); a rerun with anything else is refused with
+:class:`CheckpointMismatch`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,13 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from messjax.errors import CheckpointError, MessjaxError, brief
-from messjax.fileio import atomic_write_text, replace_dir, temp_sibling
+from messjax.fileio import atomic_write_text
 
 #: Bump when the layout of sweep checkpoints changes.
 FORMAT_VERSION = 1
@@ -166,52 +166,3 @@ class SweepCheckpoint:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def chunk_bounds(num_cells: int, chunk_size: int | None) -> list[tuple[int, int]]:
-    """``[(lo, hi), ...]`` of the chunks of a grid (one chunk when ``chunk_size`` is None)."""
-    size = chunk_size or max(num_cells, 1)
-    return [(lo, min(lo + size, num_cells)) for lo in range(0, num_cells, size)]
-
-
-def chunked_sweep(
-    table,
-    grid,
-    *,
-    x: np.ndarray,
-    chunk_size: int | None = None,
-    checkpoint: SweepCheckpoint | None = None,
-    task: str | None = None,
-    progress: Callable[[int], None] | None = None,
-    **sweep_kw: Any,
-):
-    """:func:`~messjax.runs.experiment.sweep_table` over ``grid`` one chunk at a time.
-
-    Chunks already in ``checkpoint`` (under ``task``) are loaded, the others computed and
-    saved. ``progress(n)`` is called with the number of cells of each finished chunk.
-    Returns ``(SweepResult, number of chunks computed)``.
-    """
-    import jax
-
-    from messjax.core.sweep import SweepResult
-    from messjax.runs.experiment import sweep_table
-
-    task = task if task is not None else table.name
-    trace_every = int(sweep_kw.get("trace_every", 0))
-    parts, computed = [], 0
-    for i, (lo, hi) in enumerate(chunk_bounds(grid.size, chunk_size)):
-        part = checkpoint.load(task, i) if checkpoint is not None else None
-        if part is None:
-            res = sweep_table(table, grid.take(np.arange(lo, hi)), x=x, **sweep_kw)
-            part = (res.summary, res.trace)
-            if checkpoint is not None:
-                checkpoint.save(task, i, *part)
-            computed += 1
-        parts.append(part)
-        if progress is not None:
-            progress(hi - lo)
-    summary = jax.tree.map(lambda *a: np.concatenate(a), *[p[0] for p in parts])
-    trace = None
-    if trace_every > 0:
-        trace = jax.tree.map(lambda *a: np.concatenate(a), *[p[1] for p in parts])
-    return SweepResult(grid=grid, summary=summary, trace=trace, trace_every=trace_every), computed

@@ -5,30 +5,31 @@ A config names the data (a zoo and its tasks), the predictor (featurizer, head) 
 every error is a :class:`~messjax.errors.ConfigError` naming the key::
 
     cfg = load_config("configs/llama3/arc_challenge.yaml", ["V=[1e-4]", "wandb.mode=disabled"])
-    cfg.grid("arc_challenge")                 # the Cartesian grid of that task
+    cfg.axes_for("arc_challenge")             # the grid's axes for that task
 
 Keys left out take the defaults of :class:`SweepConfig`; ``alpha``, ``learning_rate``,
 ``epochs`` and ``momentum`` left out (or ``null``) take the paper's values for each task
-(:data:`messjax.paper.ALPHA_GRID`, :func:`messjax.paper.predictor_preset`).
-The default config (``configs/synthetic.yaml``) is embedded as :data:`DEFAULT_CONFIG`, so
-``messjax run`` works from an installed wheel.
+(:data:`messjax.paper.ALPHA_GRID`, :func:`messjax.paper.predictor_preset`). The key
+``paper: <zoo>/<task>`` stands for the authors' whole sweep of that task
+(:func:`paper_sweep`; :mod:`messjax.paper` is the one source of the paper's grids): the paper
+configs ``configs/<zoo>/<task>.yaml`` give it and only the settings one may edit.
+The default config of ``messjax run`` is :data:`DEFAULT_YAML`, shipped in the package (it
+works from an installed wheel). Grid values are checked by the engine's own rules
+(:func:`messjax.core.types.check_hparams`, :class:`~messjax.core.types.EngineConfig`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from messjax import paper
 from messjax.core.names import COST_ESTIMATORS, HEADS, HPARAM_NAMES, SPARSE_TRAINING
 from messjax.errors import ConfigError, did_you_mean
+from messjax.runs.yamlfile import dump_yaml, parse_yaml, read_yaml, type_name
 
 #: Zoos a config may name besides a path to a log folder or CSV (see messjax.data.ZOOS).
 SYNTHETIC = "synthetic"
@@ -39,80 +40,8 @@ FEATURIZERS = ("hash", "minilm")
 METHODS = ("fast", "generic")
 WANDB_MODES = ("offline", "online", "disabled")
 
-#: The embedded default config: the same as configs/synthetic.yaml (a test checks it).
-DEFAULT_CONFIG: dict[str, Any] = {
-    "zoo": "synthetic",
-    "tasks": ["arc_challenge", "boolq"],
-    "data": {"preset": "llama3", "num_requests": 1000, "seed": 0, "cost": "energy"},
-    "featurizer": "hash",
-    "head": "mlp",
-    "method": "fast",
-    "seeds": [42, 43, 44],
-    "alpha": None,
-    "V": [1.0e-5, 1.0e-4, 1.0e-3],
-    "c": [0.01, 0.1, 1.0],
-    "learning_rate": None,
-    "epochs": None,
-    "feedback_rate": 1.0,
-    "cost_estimator": "last_explore",
-    "trace_every": 10,
-    "chunk_size": 27,
-    "wandb": {"mode": "offline", "project": "messjax", "group": None, "job_type": "sweep"},
-}
-
-
-# ------------------------------------------------------------------------------- YAML
-class _DuplicateKey(Exception):
-    def __init__(self, key: Any, first: int, second: int):
-        super().__init__(key)
-        self.key, self.first, self.second = key, first, second
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-4`` as a float (YAML 1.2; PyYAML wants ``1.0e-4``) and
-    refuses a mapping that gives a key twice (PyYAML silently keeps the last value)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            try:
-                if key in seen:
-                    raise _DuplicateKey(key, seen[key], line)
-                seen[key] = line
-            except TypeError:  # an unhashable key: PyYAML reports it below
-                continue
-        return super().construct_mapping(node, deep=deep)
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block-style mappings, flow-style lists (``alpha: [0.4, 0.5, 0.6]``)."""
-
-
-_Dumper.add_representer(
-    list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True)
-)
-
-
-def parse_yaml(text: str, source: str = "<string>") -> Any:
-    try:
-        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except _DuplicateKey as e:
-        raise ConfigError(
-            str(e.key), f"given twice in {source} (lines {e.first} and {e.second})"
-        ) from None
-    except yaml.YAMLError as e:
-        raise ConfigError(source, f"not valid YAML: {e}") from None
+#: The default config of ``messjax run`` (package data: installed with the wheel).
+DEFAULT_YAML = Path(__file__).with_name("default.yaml")
 
 
 # ----------------------------------------------------------------------------- sections
@@ -258,14 +187,6 @@ class SweepConfig:
         """The :class:`~messjax.core.types.EngineConfig` fields this config sets."""
         return dict(replay=self.replay, input_dropout=self.input_dropout, n_dup=self.n_dup)
 
-    def grid(self, task: str):
-        """The :class:`~messjax.core.sweep.Grid` of ``task`` (seeds outermost, then the axes
-        in :data:`AXES` order)."""
-        from messjax.core.sweep import make_grid
-
-        axes = {k: list(v) for k, v in self.axes_for(task).items()}
-        return make_grid(list(self.seeds), **axes)
-
     def num_cells(self, task: str) -> int:
         n = len(self.seeds)
         for v in self.axes_for(task).values():
@@ -312,17 +233,13 @@ class SweepConfig:
         return out
 
     def to_yaml(self) -> str:
-        return yaml.dump(self.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+        return dump_yaml(self.to_dict())
 
 
 # ------------------------------------------------------------------------ validation
-def _unknown(what: str, value: str, known: Sequence[str]) -> str:
+def unknown_choice(what: str, value: str, known: Sequence[str]) -> str:
     hint = did_you_mean(value, known, cutoff=0.5)
     return f"unknown {what} {value!r}{hint} (known: {', '.join(known)})"
-
-
-def _type_name(v: Any) -> str:
-    return "null" if v is None else type(v).__name__
 
 
 def _is_number(v: Any) -> bool:
@@ -335,7 +252,7 @@ def _as_int(key: str, v: Any, *, minimum: int | None = None, allow_none: bool = 
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     if not isinstance(v, int) or isinstance(v, bool):
-        raise ConfigError(key, f"must be an integer, got {v!r} ({_type_name(v)})")
+        raise ConfigError(key, f"must be an integer, got {v!r} ({type_name(v)})")
     if minimum is not None and v < minimum:
         raise ConfigError(key, f"must be >= {minimum}, got {v}")
     return v
@@ -345,7 +262,7 @@ def _as_choice(key: str, v: Any, choices: Sequence[str]) -> str:
     if not isinstance(v, str):
         raise ConfigError(key, f"must be one of {', '.join(choices)}; got {v!r}")
     if v not in choices:
-        raise ConfigError(key, _unknown("value", v, choices))
+        raise ConfigError(key, unknown_choice("value", v, choices))
     return v
 
 
@@ -353,7 +270,7 @@ def _as_str(key: str, v: Any, *, allow_none: bool = False) -> str | None:
     if v is None and allow_none:
         return None
     if not isinstance(v, str) or not v:
-        raise ConfigError(key, f"must be a non-empty string, got {v!r} ({_type_name(v)})")
+        raise ConfigError(key, f"must be a non-empty string, got {v!r} ({type_name(v)})")
     return v
 
 
@@ -361,23 +278,9 @@ def _as_list(v: Any) -> list:
     return list(v) if isinstance(v, list | tuple) else [v]
 
 
-#: Valid values of the numeric axes (the same rules as messjax.core.types.make_hparams).
-_RANGES = {
-    "alpha": (lambda x: 0 < x < 1, "must be in (0, 1)"),
-    "V": (lambda x: x > 0, "must be > 0"),
-    "c": (lambda x: x > 0, "must be > 0"),
-    "learning_rate": (lambda x: x >= 0, "must be >= 0"),
-    "epochs": (lambda x: x >= 1, "must be an integer >= 1"),
-    "feedback_rate": (lambda x: 0 < x <= 1, "must be in (0, 1]"),
-    "inference_cost": (lambda x: x >= 0, "must be >= 0"),
-    "training_cost": (lambda x: x >= 0, "must be >= 0"),
-    "relative_V": (lambda x: x in (0, 1), "must be 0 or 1 (or a bool)"),
-    "momentum": (lambda x: 0 <= x < 1, "must be in [0, 1)"),
-}
-
-
 def _axis(key: str, v: Any) -> tuple | None:
-    """A grid axis: a value or a non-empty list of values, checked by make_hparams."""
+    """A grid axis: a value or a non-empty list of values, checked by
+    :func:`messjax.core.types.check_hparams`."""
     if v is None:
         if key in ("alpha", "learning_rate", "epochs", "momentum"):
             return None
@@ -396,12 +299,11 @@ def _axis(key: str, v: Any) -> tuple | None:
     for x in values:
         if not _is_number(x):
             raise ConfigError(
-                key, f"must be a number or a list of numbers, got {x!r} ({_type_name(x)})"
+                key, f"must be a number or a list of numbers, got {x!r} ({type_name(x)})"
             )
-    ok, rule = _RANGES[key]
-    for x in values:
-        if not math.isfinite(x) or not ok(x):
-            raise ConfigError(key, f"{rule}, got {x!r}")
+    from messjax.core.types import check_hparams
+
+    check_hparams(**{key: values})
     if key in ("epochs", "relative_V"):
         return tuple(int(x) for x in values)
     return tuple(float(x) for x in values)
@@ -415,7 +317,7 @@ def _section(key: str, raw: Any, cls):
     known = [f.name for f in dataclasses.fields(cls)]
     for k in raw:
         if k not in known:
-            raise ConfigError(f"{key}.{k}", _unknown("key", str(k), known))
+            raise ConfigError(f"{key}.{k}", unknown_choice("key", str(k), known))
     return dict(raw)
 
 
@@ -426,7 +328,7 @@ def _zoo(v: Any) -> str:
     if os.sep in v or "/" in v or v.endswith(".csv") or Path(v).exists():
         return v  # a log folder or CSV; read (and checked) when the sweep loads it
     raise ConfigError(
-        "zoo", _unknown("zoo", v, ZOO_NAMES) + "; or give a path to a log folder or CSV file"
+        "zoo", unknown_choice("zoo", v, ZOO_NAMES) + "; or give a path to a log folder or CSV file"
     )
 
 
@@ -447,6 +349,46 @@ def _prices(v: Any) -> tuple[tuple[str, float], ...]:
     return tuple(sorted((str(k), float(x)) for k, x in pairs))
 
 
+def paper_sweep(name: str) -> dict[str, Any]:
+    """What the key ``paper: <zoo>/<task>`` stands for: the authors' sweep of a paper task on
+    the zoo's logs, from :mod:`messjax.paper` (its seeds, alphas for the zoo and task, V and c
+    grids, the predictor preset of the task, and the wandb group ``<zoo>/<task>``)."""
+    zoo, _, task = str(name).partition("/")
+    if task not in paper.ALPHA_GRID.get(zoo, {}):
+        known = [f"{z}/{t}" for z, grids in paper.ALPHA_GRID.items() for t in grids]
+        raise ConfigError("paper", unknown_choice("paper sweep", str(name), known))
+    epochs, lr, momentum = paper.predictor_preset(task)
+    return {
+        "zoo": zoo,
+        "task": task,
+        "seeds": list(paper.SEEDS),
+        "alpha": list(paper.ALPHA_GRID[zoo][task]),
+        "V": list(paper.V_GRID),
+        "c": list(paper.C_GRID),
+        "learning_rate": lr,
+        "epochs": epochs,
+        "momentum": momentum,
+        "wandb": {"group": f"{zoo}/{task}"},
+    }
+
+
+def _with_paper_sweep(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with its ``paper`` key expanded (:func:`paper_sweep`) under its own keys (and
+    sections)."""
+    raw = dict(raw)
+    if "paper" not in raw:
+        return raw
+    base = paper_sweep(raw.pop("paper"))
+    if "task" in raw or "tasks" in raw:
+        del base["task"]
+    for k, v in base.items():
+        if k not in raw:
+            raw[k] = v
+        elif isinstance(v, dict) and isinstance(raw[k], Mapping):
+            raw[k] = {**v, **raw[k]}
+    return raw
+
+
 def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
     """Validate a plain dict (e.g. parsed YAML) into a :class:`SweepConfig`.
 
@@ -454,8 +396,8 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
     wrong types and out-of-range values.
     """
     if not isinstance(raw, Mapping):
-        raise ConfigError("<root>", f"a config must be a mapping of keys, got {_type_name(raw)}")
-    raw = dict(raw)
+        raise ConfigError("<root>", f"a config must be a mapping of keys, got {type_name(raw)}")
+    raw = _with_paper_sweep(raw)
     if "task" in raw:
         if "tasks" in raw:
             raise ConfigError("task", "give either task or tasks, not both")
@@ -463,7 +405,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
     known = [f.name for f in dataclasses.fields(SweepConfig)]
     for k in raw:
         if k not in known:
-            raise ConfigError(str(k), _unknown("key", str(k), known))
+            raise ConfigError(str(k), unknown_choice("key", str(k), known))
     kw: dict[str, Any] = {}
     if "zoo" in raw:
         kw["zoo"] = _zoo(raw["zoo"])
@@ -507,7 +449,7 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
                 if t not in preset_tasks:
                     raise ConfigError(
                         "tasks",
-                        _unknown(
+                        unknown_choice(
                             f"task of synthetic preset {kw['data'].preset!r}:", t, preset_tasks
                         ),
                     )
@@ -533,14 +475,19 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
     if "trace_every" in raw:  # null: no traces; 0 is refused (it reads like "every request")
         kw["trace_every"] = _as_int("trace_every", raw["trace_every"], minimum=1, allow_none=True)
     if "replay" in raw:
-        kw["replay"] = _as_int("replay", raw["replay"], minimum=0)
+        kw["replay"] = _as_int("replay", raw["replay"])
     if "input_dropout" in raw:
         v = raw["input_dropout"]
-        if not _is_number(v) or not 0 <= v < 1:
-            raise ConfigError("input_dropout", f"must be a number in [0, 1), got {v!r}")
+        if not _is_number(v):
+            raise ConfigError("input_dropout", f"must be a number, got {v!r}")
         kw["input_dropout"] = float(v)
     if "n_dup" in raw:
-        kw["n_dup"] = _as_int("n_dup", raw["n_dup"], minimum=1, allow_none=True)
+        kw["n_dup"] = _as_int("n_dup", raw["n_dup"], allow_none=True)
+    engine = {k: kw[k] for k in ("replay", "input_dropout", "n_dup") if k in kw}
+    if engine:  # the engine's own rules
+        from messjax.core.types import EngineConfig
+
+        EngineConfig(num_models=1, feature_dim=1, **engine)
     if "chunk_size" in raw:
         kw["chunk_size"] = _as_int("chunk_size", raw["chunk_size"], minimum=1, allow_none=True)
 
@@ -604,65 +551,15 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
 
 
 # ----------------------------------------------------------------------------- loading
-def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError("--config", f"no such config file: {p}")
-    data = p.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise ConfigError(str(p), f"line {line}: not UTF-8 text ({e.reason})") from None
-    raw = parse_yaml(text, source=str(p))
-    if raw is None:
-        raise ConfigError(
-            str(p),
-            "the config file is empty: give its keys (e.g. zoo, task, alpha), or leave "
-            "--config out for the default config",
-        )
-    if not isinstance(raw, Mapping):
-        raise ConfigError(str(p), f"a config file must hold a mapping, got {_type_name(raw)}")
-    return dict(raw)
-
-
 def load_config(
     path: str | os.PathLike | None = None, overrides: Iterable[str] = ()
 ) -> SweepConfig:
-    """Config from a YAML file (``None``: the embedded default) plus ``KEY=VALUE`` overrides."""
-    raw = DEFAULT_CONFIG if path is None else read_yaml(path)
+    """Config from a YAML file (``None``: the default, :data:`DEFAULT_YAML`) plus
+    ``KEY=VALUE`` overrides."""
+    raw = default_config() if path is None else read_yaml(path)
     return config_from_dict(apply_overrides(raw, overrides))
 
 
-def load_tables(cfg: SweepConfig, data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """task -> :class:`~messjax.data.RoutingTable` of each task of the config, in order."""
-    from messjax.data import load_zoo, synthetic_zoo
-
-    if cfg.is_synthetic:
-        from messjax.data.synthetic import SYNTHETIC_PRESETS
-
-        tasks = cfg.tasks or SYNTHETIC_PRESETS[cfg.data.preset].tasks
-        return {
-            t: synthetic_zoo(
-                cfg.data.preset, tasks=[t], num_requests=cfg.data.num_requests, seed=cfg.data.seed
-            )
-            for t in tasks
-        }
-    zoo = load_zoo(
-        cfg.zoo,
-        data_dir=data_dir,
-        cost=cfg.data.cost,
-        missing=cfg.data.missing,
-        prices=dict(cfg.data.prices) or None,
-    )
-    known = zoo.task_names
-    tasks = cfg.tasks or known
-    out = {}
-    for t in tasks:
-        if t not in known:
-            raise ConfigError("tasks", _unknown(f"task of zoo {cfg.zoo!r}:", t, known))
-        table = zoo.select_task(t)
-        if cfg.data.num_requests is not None and cfg.data.num_requests < table.num_requests:
-            table = table.take(range(cfg.data.num_requests))
-        out[t] = table
-    return out
+def default_config() -> dict[str, Any]:
+    """The default config of ``messjax run`` as a plain dict (a new one on every call)."""
+    return read_yaml(DEFAULT_YAML)

@@ -43,6 +43,7 @@ from messjax.core.sweep import (
     _balance,
     _keys,
     _prepare,
+    concat_cells,
     split_by_grid,
 )
 from messjax.core.types import EngineConfig
@@ -264,8 +265,7 @@ def run_sweeps_global(
 
     def mine(leaf):
         shards = sorted(leaf.addressable_shards, key=lambda s: all_rows[s.index[0]][0])
-        rows = np.concatenate([all_rows[s.index[0]] for s in shards])
-        return rows, np.concatenate([np.asarray(s.data) for s in shards])
+        return concat_cells([(all_rows[s.index[0]], np.asarray(s.data)) for s in shards])
 
     rows = mine(leaves[0])[0]
     local = [mine(leaf)[1] for leaf in leaves]
@@ -293,13 +293,12 @@ def _merge(out: Path, processes: int, num_cells: int, num_leaves: int) -> None:
     for p in range(processes):
         with np.load(out / f"cells-{p}.npz") as data:
             parts.append({k: data[k] for k in data.files})
-    cell = np.concatenate([p["cell"] for p in parts])
+    merged = concat_cells(parts)
+    cell = merged["cell"]
     if sorted(cell.tolist()) != list(range(num_cells)):
         raise RuntimeError(f"the processes' files in {out} do not hold every cell exactly once")
     where = np.argsort(cell, kind="stable")
-    arrays = {
-        f"leaf{i}": np.concatenate([p[f"leaf{i}"] for p in parts])[where] for i in range(num_leaves)
-    }
+    arrays = {f"leaf{i}": merged[f"leaf{i}"][where] for i in range(num_leaves)}
     atomic_savez(out / "merged.npz", compressed=False, **arrays)
     meta = dict(processes=processes, cells=num_cells, devices=jax.device_count())
     atomic_write_text(out / "merged.json", json.dumps(meta) + "\n")
