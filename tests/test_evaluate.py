@@ -10,10 +10,11 @@ import pytest
 from own_logs import ROUTELLM_MODELS, ROUTERBENCH_MODELS, routellm_folder, routerbench_csv
 
 from messjax import cli
-from messjax.commands import evaluate as E
-from messjax.commands.reproduce import METHOD_ORDER, run_messplus
 from messjax.data import synthetic_zoo
 from messjax.errors import ConfigError
+from messjax.runs import eval_setup as E
+from messjax.runs.eval_setup import METHOD_ORDER
+from messjax.runs.evaluate import Settings, run_messplus
 from messjax.runs.experiment import table_features
 
 PRICE_ARGS = [
@@ -183,7 +184,7 @@ def test_default_V_gives_the_same_decisions_in_joules_and_megajoules():
     ((spec, _),) = E.build_streams(
         joules, joules.task_names, E.Alphas(0.8), "tasks", "toy", train_fraction=0.1
     )
-    s = E.Settings()
+    s = Settings()
     assert (s.V, s.relative_V) == (E.DEFAULT_RELATIVE_V, 1)
 
     def run(table, V, relative):
