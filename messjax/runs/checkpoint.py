@@ -1,11 +1,11 @@
 """Orbax checkpoints: resumable sweeps and the live router's state.
 
 Sweeps. :func:`chunked_sweep` runs a grid ``chunk_size`` cells at a time through
-:func:`messjax.runs.experiment.sweep_table` and saves every finished chunk (its summaries and traces)
-under ``OUT/checkpoints/<task>/chunk_<i>``. Rerunning the same command loads those chunks and
-computes only the rest; a cell's numbers do not depend on the chunk it ran in, so a resumed
-sweep writes the same ``summary.csv`` byte for byte. ``OUT/checkpoints/sweep.json`` records
-what was swept (the resolved config without its wandb section, and a fingerprint of each
+:func:`messjax.runs.experiment.sweep_table` and saves every finished chunk (its summaries and
+traces) under ``OUT/checkpoints/<task>/chunk_<i>``. Rerunning the same command loads those
+chunks and computes only the rest; a cell's numbers do not depend on the chunk it ran in, so a
+resumed sweep writes the same ``summary.csv`` byte for byte. ``OUT/checkpoints/sweep.json``
+records what was swept (the resolved config without its wandb section, and a fingerprint of each
 task's table); a rerun with anything else is refused with :class:`CheckpointMismatch`.
 
 Router. :func:`save_router` / :func:`restore_router` (also ``Router.save`` /
