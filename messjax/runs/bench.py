@@ -54,7 +54,15 @@ from messjax.core.types import EngineConfig
 from messjax.errors import MessjaxError
 from messjax.runs import compile_cache
 from messjax.runs.bench_loops import check_decisions, reference_style, time_numpy_loop
-from messjax.runs.bench_plan import FULL, QUICK, describe_device, encode, load_table, task_grid
+from messjax.runs.bench_plan import (
+    FULL,
+    QUICK,
+    describe_device,
+    encode,
+    load_table,
+    task_grid,
+    use_cpu_devices,
+)
 from messjax.runs.bench_policy import messjax_section
 
 
@@ -272,17 +280,6 @@ def run_benchmark(
 
 
 # COMMAND LINE ----------------------------------------------------------------------------------
-def use_cpu_devices(n: int | None, log=print) -> None:
-    """Split the host CPU into ``n`` XLA devices (default: one per core), so that
-    :func:`run_sweeps` shards the learner trajectories over the cores. Must run before JAX's
-    backend starts; has no effect on accelerators."""
-    n = n or os.cpu_count() or 1
-    try:
-        jax.config.update("jax_num_cpu_devices", n)
-    except RuntimeError as e:  # the backend is already up
-        log(f"keeping {jax.local_device_count()} device(s): {e}")
-
-
 def report_from_args(args: argparse.Namespace, log) -> dict[str, Any]:
     """The report of ``messjax bench`` (options of :mod:`messjax.runs.benchmarks`)."""
     use_cpu_devices(args.devices, log)

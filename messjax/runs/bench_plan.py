@@ -120,3 +120,14 @@ def describe_device() -> str:
     devices = jax.devices()
     kind = devices[0].device_kind if devices[0].platform != "cpu" else cpu
     return f"{devices[0].platform}: {kind}, {os.cpu_count()} cores, {len(devices)} XLA device(s)"
+
+
+def use_cpu_devices(n: int | None, log=print) -> None:
+    """Split the host CPU into ``n`` XLA devices (default: one per core), so that
+    :func:`run_sweeps` shards the learner trajectories over the cores. Must run before JAX's
+    backend starts; has no effect on accelerators."""
+    n = n or os.cpu_count() or 1
+    try:
+        jax.config.update("jax_num_cpu_devices", n)
+    except RuntimeError as e:  # the backend is already up
+        log(f"keeping {jax.local_device_count()} device(s): {e}")

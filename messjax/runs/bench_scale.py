@@ -41,10 +41,11 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from messjax.runs.bench_plan import describe_device, use_cpu_devices
 
 #: Requests per task in the authors' Llama logs (shared/data/messplus-llama3/<task>.csv).
 LOG_REQUESTS = {
@@ -68,22 +69,6 @@ def _rss_mb() -> float:
     """Peak resident memory of this process (Linux reports KiB, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
-
-
-def describe_device() -> str:
-    import jax
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    devices = jax.devices()
-    kind = devices[0].device_kind if devices[0].platform != "cpu" else cpu
-    return f"{devices[0].platform}: {kind}, {os.cpu_count()} cores, {len(devices)} XLA device(s)"
 
 
 def device_memory() -> dict[str, Any]:
@@ -340,14 +325,7 @@ def _worker(argv: list[str]) -> int:
     if kind == "stream":
         out = stream_worker(argv[1], int(argv[2]), int(argv[3]), int(argv[4]))
     else:
-        devices = int(argv[3])
-        if devices or os.cpu_count():
-            import jax
-
-            try:  # one XLA device per core on CPUs, as the paper-grid bench
-                jax.config.update("jax_num_cpu_devices", devices or os.cpu_count())
-            except RuntimeError:
-                pass
+        use_cpu_devices(int(argv[3]) or None, log=lambda _: None)  # as the paper-grid bench
         out = sweep_worker(int(argv[1]), int(argv[2]))
     print(json.dumps(out))
     return 0
