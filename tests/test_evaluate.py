@@ -267,3 +267,8 @@ def test_build_streams_training_data():
     one = table.select_task("piqa")
     ((s, label),) = E.build_streams(one, ["piqa"], E.Alphas(0.7), "tasks", "z", train_fraction=0.5)
     assert label.startswith("split (50%") and len(s.test_index) == len(s.train_index) == 10
+    ((chain, label),) = E.build_streams(table, two, E.Alphas(0.6, {"boolq": 0.8}), "chain", "z")
+    assert (chain.name, chain.segments, label) == ("arc_challenge+boolq", [20, 20], "other tasks")
+    assert chain.alpha == pytest.approx(0.7) and len(chain.train_index) == len(table) - 40
+    with pytest.raises(ConfigError, match="leaves the offline routers no task"):
+        E.build_streams(table, table.task_names, E.Alphas(0.6), "chain", "z")
