@@ -55,7 +55,7 @@ def run_streams(table, x, streams, seeds, overrides):
 
 
 def main() -> int:
-    from messjax.commands.reproduce import build_streams, load_table, zoo_alphas
+    from messjax.runs.eval_setup import load_table, paper_streams
     from messjax.runs.experiment import table_features
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -74,7 +74,7 @@ def main() -> int:
             table, name = load_table(zoo, args.data_dir)
             tables[zoo] = (table, name, table_features(table, "minilm"))
         table, name, x = tables[zoo]
-        streams = build_streams(table, zoo_alphas(name), scenario)
+        streams = [s for s, _ in paper_streams(table, name, scenario)]
         for label, over in VARIANTS[: args.variants]:
             results = run_streams(table, x, streams, seeds, over)
             if not over:  # the default: keep its per-task numbers

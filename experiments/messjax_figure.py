@@ -37,7 +37,7 @@ def main() -> int:
     import matplotlib.ticker
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from messjax.commands.reproduce import read_csv
+    from messjax.outputs.method_table import read_csv
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="+")

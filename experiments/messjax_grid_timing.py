@@ -8,15 +8,15 @@ import time
 
 import numpy as np
 
-from messjax.commands.reproduce import build_streams, load_table, zoo_alphas
 from messjax.core import policy
 from messjax.core.sweep import request_order
 from messjax.paper import ALPHA_GRID
+from messjax.runs.eval_setup import load_table, paper_streams
 from messjax.runs.experiment import table_features
 
 table, name = load_table("llama3", None)
 x = table_features(table, "minilm")
-specs = build_streams(table, zoo_alphas(name), "main")
+specs = [s for s, _ in paper_streams(table, name, "main")]
 streams = [(x[s.test_index], table.labels[s.test_index], table.costs[s.test_index]) for s in specs]
 cells = []
 for i, s in enumerate(specs):

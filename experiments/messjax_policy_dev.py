@@ -175,7 +175,7 @@ def simulate(x, labels, costs, alpha, orders, hp, rng_seed=0):
 
 
 def main():
-    from messjax.commands.reproduce import build_streams, load_table, zoo_alphas
+    from messjax.runs.eval_setup import load_table, paper_streams
     from messjax.runs.experiment import table_features
 
     ap = argparse.ArgumentParser()
@@ -191,9 +191,8 @@ def main():
         hp[key] = float(v)
     table, zoo = load_table(args.zoo, None)
     x = table_features(table, "minilm")
-    streams = build_streams(
-        table, zoo_alphas(zoo), args.scenario, args.tasks.split(",") if args.tasks else None
-    )
+    tasks = args.tasks.split(",") if args.tasks else None
+    streams = [s for s, _ in paper_streams(table, zoo, args.scenario, tasks)]
     if args.scenario == "sparse":
         hp["feedback_rate"] = 0.2
     seeds = list(range(42, 42 + args.seeds))

@@ -38,8 +38,8 @@ SEEDS = [42, 43, 44, 45, 46]
 def evaluate(zoo: str, scenario: str, settings: list[dict], synthetic: bool = True) -> list[dict]:
     """Per setting: feasible flag (the bar on every task), mean relative cost, and per task
     ``ok`` (the bar) and ``rel`` (cost / cheapest single model meeting alpha)."""
-    from messjax.commands.reproduce import build_streams, load_table, zoo_alphas
     from messjax.core import policy
+    from messjax.runs.eval_setup import load_table, paper_streams
     from messjax.runs.experiment import table_features
 
     if synthetic:
@@ -48,7 +48,7 @@ def evaluate(zoo: str, scenario: str, settings: list[dict], synthetic: bool = Tr
     else:
         table, name = load_table(zoo, None)
         x = table_features(table, "minilm")
-    specs = build_streams(table, zoo_alphas(name), scenario)
+    specs = [s for s, _ in paper_streams(table, name, scenario)]
     streams = [
         (x[s.test_index], table.labels[s.test_index], table.costs[s.test_index]) for s in specs
     ]
@@ -108,11 +108,11 @@ def loto(settings, res, task_names):
 
 def main_loto(args) -> int:
     """Leave-one-task-out on the Llama logs (full feedback, then sparse for impute_z)."""
-    from messjax.commands.reproduce import build_streams, load_table, zoo_alphas
+    from messjax.runs.eval_setup import load_table, paper_streams
 
     t0 = time.time()
     table, name = load_table("llama3", None)
-    tasks = [s.name for s in build_streams(table, zoo_alphas(name), "main")]
+    tasks = [s.name for s, _ in paper_streams(table, name, "main")]
     keys = list(GRID)
     settings = [dict(zip(keys, v, strict=True)) for v in itertools.product(*GRID.values())]
     res = evaluate("llama3", "main", settings, synthetic=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from messjax.commands.reproduce import PAPER_METHOD, read_csv
+from messjax.outputs.method_table import PAPER_METHOD, read_csv
 from messjax.paper import PAPER_RESULTS
 
 COLUMNS = (("arc_challenge", "ARC-C"), ("boolq", "BoolQ"), ("mean", "mean"))

@@ -16,15 +16,9 @@ import time
 
 import numpy as np
 
-from messjax.commands.evaluate import DEFAULT_RELATIVE_V
-from messjax.commands.reproduce import (
-    build_streams,
-    default_featurizer,
-    load_table,
-    run_messplus,
-    zoo_alphas,
-)
 from messjax.paper import PAPER_C, PAPER_V, SEEDS
+from messjax.runs.eval_setup import DEFAULT_RELATIVE_V, load_table, paper_streams
+from messjax.runs.evaluate import default_featurizer, run_messplus
 from messjax.runs.experiment import table_features
 
 
@@ -34,7 +28,7 @@ def main() -> None:
     args = p.parse_args()
     table, zoo = load_table("llama3", args.data_dir)
     x = table_features(table, default_featurizer())
-    streams = build_streams(table, zoo_alphas(zoo), "main")
+    streams = [s for s, _ in paper_streams(table, zoo, "main")]
     for V, relative in ((PAPER_V, 0), (DEFAULT_RELATIVE_V, 1)):
         costs, sats, met, near = [], [], 0, 0
         t0 = time.perf_counter()

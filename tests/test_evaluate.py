@@ -10,10 +10,11 @@ import pytest
 from own_logs import ROUTELLM_MODELS, ROUTERBENCH_MODELS, routellm_folder, routerbench_csv
 
 from messjax import cli
-from messjax.commands import evaluate as E
-from messjax.commands.reproduce import METHOD_ORDER, run_messplus
 from messjax.data import synthetic_zoo
 from messjax.errors import ConfigError
+from messjax.runs import eval_setup as E
+from messjax.runs.eval_setup import METHOD_ORDER
+from messjax.runs.evaluate import Settings, run_messplus
 from messjax.runs.experiment import table_features
 
 PRICE_ARGS = [
@@ -183,7 +184,7 @@ def test_default_V_gives_the_same_decisions_in_joules_and_megajoules():
     ((spec, _),) = E.build_streams(
         joules, joules.task_names, E.Alphas(0.8), "tasks", "toy", train_fraction=0.1
     )
-    s = E.Settings()
+    s = Settings()
     assert (s.V, s.relative_V) == (E.DEFAULT_RELATIVE_V, 1)
 
     def run(table, V, relative):
@@ -266,3 +267,8 @@ def test_build_streams_training_data():
     one = table.select_task("piqa")
     ((s, label),) = E.build_streams(one, ["piqa"], E.Alphas(0.7), "tasks", "z", train_fraction=0.5)
     assert label.startswith("split (50%") and len(s.test_index) == len(s.train_index) == 10
+    ((chain, label),) = E.build_streams(table, two, E.Alphas(0.6, {"boolq": 0.8}), "chain", "z")
+    assert (chain.name, chain.segments, label) == ("arc_challenge+boolq", [20, 20], "other tasks")
+    assert chain.alpha == pytest.approx(0.7) and len(chain.train_index) == len(table) - 40
+    with pytest.raises(ConfigError, match="leaves the offline routers no task"):
+        E.build_streams(table, table.task_names, E.Alphas(0.6), "chain", "z")

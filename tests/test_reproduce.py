@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from messjax import cli
-from messjax.commands import reproduce as R
 from messjax.data import load_zoo, synthetic_zoo
+from messjax.outputs.method_table import paper_numbers
+from messjax.runs.eval_setup import paper_streams, zoo_alphas
 
 REQUIRED = (
     "task method alpha cost_mj satisfaction sla_met seeds cost_std satisfaction_std "
@@ -82,26 +83,28 @@ def test_cli_synthetic(tmp_path):
 
 def test_chain_and_sparse_streams():
     table = synthetic_zoo("llama3", num_requests=30)
-    alphas = R.zoo_alphas("llama3")
-    (chain,) = R.build_streams(table, alphas, "chain")
+    ((chain, label),) = paper_streams(table, "llama3", "chain")
     assert chain.name == "arc_challenge+piqa+winogrande" and chain.segments == [30, 30, 30]
+    assert label == "other tasks"
     assert chain.alpha == 0.67  # the authors' notebook (the weighted mean would be 0.66 here)
     assert (chain.epochs, chain.learning_rate, chain.momentum) == (1, 0.06, 0.9)
-    (other,) = R.build_streams(table, alphas, "chain", ["arc_challenge", "boolq"])
+    ((other, _),) = paper_streams(table, "llama3", "chain", ["arc_challenge", "boolq"])
     assert other.alpha == pytest.approx((0.5 + 0.8) / 2, abs=1e-4)  # request-weighted mean
     assert list(table.tasks[chain.test_index[:30]]) == ["arc_challenge"] * 30
     assert not set(table.tasks[chain.train_index]) & {"arc_challenge", "piqa", "winogrande"}
     order = chain.orders([42])[42]
     for k in range(3):  # each segment shuffled within itself
         assert sorted(order[30 * k : 30 * (k + 1)]) == list(range(30 * k, 30 * (k + 1)))
-    sparse = R.build_streams(table, alphas, "sparse", ["boolq"])
+    sparse = [s for s, _ in paper_streams(table, "llama3", "sparse", ["boolq"])]
     assert [(s.feedback_rate, s.sparse_training) for s in sparse] == [(0.2, "all_explorations")]
     assert sparse[0].momentum == 0.95  # boolq's preset
-    sparse = R.build_streams(table, alphas, "sparse", ["boolq"], "feedback_only")
-    assert sparse[0].sparse_training == "feedback_only"
-    (main,) = R.build_streams(table, alphas, "main", ["sciq"])
-    assert (main.feedback_rate, main.momentum) == (1.0, 0.95)
-    qwen = R.zoo_alphas("qwen2")
+    ((sparse, _),) = paper_streams(table, "llama3", "sparse", ["boolq"], "feedback_only")
+    assert sparse.sparse_training == "feedback_only"
+    ((main, label),) = paper_streams(table, "llama3", "main", ["sciq"])
+    assert (main.feedback_rate, main.momentum, main.sparse_training) == (1.0, 0.95, "feedback_only")
+    assert label == "leave-one-task-out" and len(main.train_index) == len(table) - 30
+    assert [s.name for s, _ in paper_streams(table, "llama3")] == list(table.task_names)
+    qwen = zoo_alphas("qwen2")
     assert qwen["arc_challenge"] == 0.45 and qwen["sciq"] == 0.95
 
 
@@ -146,9 +149,9 @@ def test_cli_real_logs(tmp_path, data_dir):
 
 def test_paper_numbers_only_beside_rows_computed_the_papers_way():
     meta = dict(paper=True)
-    assert R.paper_numbers(meta, "routerdc", "mean") == (2.09, 76.1)  # one routing, all alphas
-    assert R.paper_numbers(meta, "routellm-hindsight", "arc_challenge") == (1.24, 51.2)
-    assert R.paper_numbers(meta, "messplus", "logiqa") == (None, 41.4)
+    assert paper_numbers(meta, "routerdc", "mean") == (2.09, 76.1)  # one routing, all alphas
+    assert paper_numbers(meta, "routellm-hindsight", "arc_challenge") == (1.24, 51.2)
+    assert paper_numbers(meta, "messplus", "logiqa") == (None, 41.4)
     for method in (
         "routerdc-alpha-hindsight",
         "routerdc-alpha-train",
@@ -158,8 +161,8 @@ def test_paper_numbers_only_beside_rows_computed_the_papers_way():
         "oracle",
         "messplus-feedback-only",
     ):
-        assert R.paper_numbers(meta, method, "mean") == (None, None)
-    assert R.paper_numbers(dict(paper=False), "routerdc", "mean") == (None, None)
+        assert paper_numbers(meta, method, "mean") == (None, None)
+    assert paper_numbers(dict(paper=False), "routerdc", "mean") == (None, None)
 
 
 def test_cli_synthetic_sparse_names_both_rules(tmp_path):

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
 from messjax.errors import ConfigError  # noqa: E402
+from messjax.runs import serve_load  # noqa: E402
 from messjax.serve.app import build_app  # noqa: E402
 from messjax.serve.config import serve_config_from_dict  # noqa: E402
 from messjax.serve.fake import ThreadedServer, fake_upstream  # noqa: E402
@@ -27,16 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM_KEY = "sk-test-upstream-Zq81xv"
 CLIENT_KEY = "client-test-key-3141"
 AUTH = {"authorization": f"Bearer {CLIENT_KEY}"}
-
-
-def _load_script():
-    name = "messjax_experiments_serve_load"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "experiments/serve_load.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
 
 
 @pytest.fixture(autouse=True)
@@ -237,7 +226,7 @@ def test_auth_and_bad_requests(serve):
 
 
 def test_concurrent_clients(serve):
-    load = _load_script()
+    load = serve_load
     before = serve.get("/v1/router").json()
     out = asyncio.run(load.run_clients(serve.url, CLIENT_KEY, clients=12, requests=4))
     assert out["answered"] == out["feedback_acked"] == 48 and not out["errors"]
@@ -377,14 +366,14 @@ def test_load_kill_restart_and_no_key_in_logs(tmp_path):
     """The Done-when load test, shrunk: clients x requests through a real ``messjax serve``
     process, every feedback counted, kill -9, restart: same state, acked feedback refused
     as duplicates, neither key in the log. The full size (64 x 100) is the slow test below
-    and ``experiments/serve_load.py``."""
-    report = _load_script().run(clients=8, requests=6, workdir=tmp_path)
+    and ``python experiments/serve_load.py``."""
+    report = serve_load.run(clients=8, requests=6, workdir=tmp_path)
     assert report["ok"], report["checks"]
 
 
 @pytest.mark.slow
 def test_load_full_size(tmp_path):
-    report = _load_script().run(clients=64, requests=100, workdir=tmp_path)
+    report = serve_load.run(clients=64, requests=100, workdir=tmp_path)
     assert report["ok"], report["checks"]
 
 
