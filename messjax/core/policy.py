@@ -31,8 +31,10 @@ Decide (request t, embedding x), :func:`decide`:
      step's, so the feedback coins equal MESS+'s); ``k_ts = fold_in(k_t, 1)``.
   2. base rates: posterior mean ``p = k / n``; Thompson draw
      ``theta = clip(Beta(k_ts; k / tau^2, (n - k) / tau^2), eps, 1 - eps)`` with
-     ``tau^2 = max(ts_temp, 1e-6)^2``, ``eps = 1e-6`` (``jax.random.beta(k_ts, a, b,
-     dtype=float_dtype())``, shape [M]); with ``ts_temp = 0`` theta = clip(p) (no draw used).
+     ``tau^2 = max(ts_temp, 1e-6)^2``, ``eps = 1e-6`` (``thompson.beta(k_ts, a, b,
+     dtype=float_dtype())``: Marsaglia-Tsang with 16 proposals, bounded time, see
+     :mod:`messjax.core.thompson`, where ``jax.random.beta`` can loop forever; shape [M]);
+     with ``ts_temp = 0`` theta = clip(p) (no draw used).
   3. predicted satisfaction ``s_hat[m] = sigmoid(logit(theta[m]) + W[m] . x)``.
   4. cost estimate ``E_hat[m] = cost_sum[m] / cost_count[m]`` where ``cost_count[m] > 0``,
      else ``max`` of the known ones (1 if none); relative
@@ -75,6 +77,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from messjax.core import thompson
 from messjax.core.episode import Stream, Summary, Totals, scan_stream
 from messjax.core.step import explore_prob, request_randomness
 from messjax.core.types import Hyperparams, float_dtype, make_hparams
@@ -213,7 +216,7 @@ def decide(
     k_ts = jax.random.fold_in(k_t, 1)
     p = state.k / state.n
     tau2 = jnp.maximum(pp.ts_temp, 1e-6) ** 2
-    draw = jax.random.beta(k_ts, state.k / tau2, (state.n - state.k) / tau2, dtype=dt)
+    draw = thompson.beta(k_ts, state.k / tau2, (state.n - state.k) / tau2, dtype=dt)
     theta = jnp.where(pp.ts_temp > 0, draw, p)
     theta = jnp.clip(theta, THETA_EPS, 1.0 - THETA_EPS)
     s_hat = jax.nn.sigmoid(_logit(theta) + state.W @ x)

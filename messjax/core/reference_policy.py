@@ -25,7 +25,7 @@ code, only its random numbers. Per request t = 1..T (models m = 0..M-1, cheapest
 Randomness. The uniforms and the Thompson keys ``k_ts`` come from JAX up front (batched over
 t, :func:`draw_policy_coins`): the engine's own numbers. The Beta draw depends on the state, so
 it cannot be drawn up front: with ``beta="jax"`` (the default, what parity needs) each request
-calls ``jax.random.beta(k_ts, a, b)`` (jitted once per shape) on the loop's own float64
+calls the engine's ``thompson.beta(k_ts, a, b)`` (jitted once per shape) on the loop's own float64
 parameters ``a = k / tau^2``, ``b = (n - k) / tau^2``; with ``beta="numpy"`` it draws from
 ``numpy.random.Generator.beta`` instead (same distribution, other numbers: the decisions then
 differ from the engine's), which is the loop a NumPy user would write and what the benchmark
@@ -51,7 +51,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from messjax.core import policy
+from messjax.core import policy, thompson
 from messjax.core.reference import episode_totals
 from messjax.core.step import request_randomness
 from messjax.core.types import Hyperparams, make_hparams
@@ -109,8 +109,8 @@ def draw_policy_coins(key, T: int) -> PolicyCoins:
 
 @jax.jit
 def _jax_beta(key, a, b):
-    """The engine's Thompson draw: ``jax.random.beta(key, a, b)`` in the inputs' dtype."""
-    return jax.random.beta(key, a, b, dtype=a.dtype)
+    """The engine's Thompson draw (:func:`messjax.core.thompson.beta`) in the inputs' dtype."""
+    return thompson.beta(key, a, b, dtype=a.dtype)
 
 
 def _values(hp, pp) -> tuple[dict, dict]:

@@ -113,7 +113,7 @@ class SweepResult:
         return {k: np.asarray(v)[i] for k, v in dataclasses.asdict(self.summary).items()}
 
 
-def _keys(seeds: np.ndarray) -> jax.Array:
+def cell_keys(seeds: np.ndarray) -> jax.Array:
     return jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, jnp.uint32))
 
 
@@ -301,7 +301,7 @@ def run_sweeps(
     if method not in ("fast", "generic"):
         raise ConfigError("method", f"unknown method {method!r}; choose 'fast' or 'generic'")
     num_devices = num_devices or jax.local_device_count()
-    prep = _prepare(streams, grids, trace_every, orders)
+    prep = prepare_cells(streams, grids, trace_every, orders)
     xj, lj, cj, mj = prep.table
     cells, stream_of, order_of, T_pad = prep.cells, prep.stream_of, prep.order_of, prep.T_pad
     streams, fdt = prep.streams, jnp.result_type(float)
@@ -397,7 +397,7 @@ class _Prepared:
     T_pad: int
 
 
-def _prepare(streams, grids, trace_every, orders) -> _Prepared:
+def prepare_cells(streams, grids, trace_every, orders) -> _Prepared:
     """Validate and stack the streams; every cell's request order as rows of the table."""
     if len(streams) != len(grids) or not streams:
         raise ConfigError("streams", "give one grid per stream (and at least one stream)")
@@ -469,7 +469,7 @@ def _run_chunk(
             mask,
             _orders(cells, stream_of, order_of),
             jax.tree.map(jnp.asarray, cells.hparams),
-            _keys(cells.seeds),
+            cell_keys(cells.seeds),
             config=config,
             trace_every=trace_every,
             num_devices=num_devices,
@@ -487,7 +487,7 @@ def _orders(cells: Grid, stream_of, order_of) -> jax.Array:
     return jnp.asarray(np.stack([order_of[key] for key in keys]))
 
 
-def _balance(work: np.ndarray, num_devices: int) -> np.ndarray:
+def balance_work(work: np.ndarray, num_devices: int) -> np.ndarray:
     """Trajectory order (padded with repeats of the cheapest) whose contiguous per-device
     blocks carry about equal ``work``: heaviest first, dealt in snake order."""
     n = len(work)
@@ -501,10 +501,9 @@ def _balance(work: np.ndarray, num_devices: int) -> np.ndarray:
     return np.concatenate([np.asarray(b, np.int64) for b in blocks])
 
 
-def _run_fast(
-    x, labels, costs, mask, cells: Grid, stream_of, order_of, config, trace_every, num_devices
-):
-    # One learner trajectory per distinct (stream, seed, *LEARNER_KEYS).
+def learner_trajectories(cells: Grid, stream_of) -> tuple[np.ndarray, np.ndarray]:
+    """One learner trajectory per distinct (stream, seed, *LEARNER_KEYS): ``(traj_index[N],
+    first[P])``, the trajectory of each cell and the first cell of each trajectory."""
     sig = np.stack(
         [stream_of.astype(np.float64), cells.seeds.astype(np.float64)]
         + [np.asarray(getattr(cells.hparams, k), np.float64) for k in LEARNER_KEYS],
@@ -513,18 +512,32 @@ def _run_fast(
     uniq, traj_index = np.unique(sig, axis=0, return_inverse=True)
     traj_index = traj_index.ravel()
     first = np.array([np.flatnonzero(traj_index == j)[0] for j in range(len(uniq))])
+    return traj_index, first
+
+
+def trajectory_work(cells: Grid, first, stream_of, order_of, mask) -> np.ndarray:
+    """Expected work of each trajectory (training steps and prediction windows, which vary
+    100-fold with c and epochs): what balancing trajectories over devices equalises."""
+    valid = np.asarray(mask)
+    hp = {k: np.asarray(getattr(cells.hparams, k))[first] for k in LEARNER_KEYS}
+    work = np.empty(len(first))
+    keys = zip(stream_of[first].tolist(), cells.seeds[first].tolist(), strict=True)
+    for j, key in enumerate(keys):
+        f = 1.0 if hp["sparse_training"][j] == ALL_EXPLORATIONS else hp["feedback_rate"][j]
+        events = _expected_events(int(valid[order_of[key]].sum()), hp["c"][j], f)
+        work[j] = events * (hp["epochs"][j] + 1) + len(order_of[key]) / BIG_WINDOW
+    return work
+
+
+def _run_fast(
+    x, labels, costs, mask, cells: Grid, stream_of, order_of, config, trace_every, num_devices
+):
+    traj_index, first = learner_trajectories(cells, stream_of)
     if num_devices > 1:
         # Devices run their trajectories one after the other: balance the expected work
         # (training steps and prediction windows), which varies 100-fold with c and epochs.
-        valid = np.asarray(mask)
-        hp = {k: np.asarray(getattr(cells.hparams, k))[first] for k in LEARNER_KEYS}
-        work = np.empty(len(first))
-        keys = zip(stream_of[first].tolist(), cells.seeds[first].tolist(), strict=True)
-        for j, key in enumerate(keys):
-            f = 1.0 if hp["sparse_training"][j] == ALL_EXPLORATIONS else hp["feedback_rate"][j]
-            events = _expected_events(int(valid[order_of[key]].sum()), hp["c"][j], f)
-            work[j] = events * (hp["epochs"][j] + 1) + len(order_of[key]) / BIG_WINDOW
-        placed = _balance(work, num_devices)
+        work = trajectory_work(cells, first, stream_of, order_of, mask)
+        placed = balance_work(work, num_devices)
     else:
         placed = np.arange(len(first))
     traj = cells.take(first[placed])
@@ -540,7 +553,7 @@ def _run_fast(
         mask,
         _orders(traj, stream_of[first[placed]], order_of),
         t_hp,
-        _keys(traj.seeds),
+        cell_keys(traj.seeds),
         config=config,
         num_events=int(next(iter(order_of.values())).shape[0]),
         num_devices=num_devices,

@@ -37,14 +37,15 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from messjax.core.fast import learner_pass, routing_pass
 from messjax.core.sweep import (
-    LEARNER_KEYS,
     Grid,
     SweepResult,
-    _balance,
-    _keys,
-    _prepare,
+    balance_work,
+    cell_keys,
     concat_cells,
+    learner_trajectories,
+    prepare_cells,
     split_by_grid,
+    trajectory_work,
 )
 from messjax.core.types import EngineConfig
 from messjax.errors import ConfigError
@@ -102,26 +103,9 @@ class Layout:
 def plan_layout(cells: Grid, stream_of, order_of, mask, devices: int) -> Layout:
     """Trajectories balanced over devices by expected work (the fast path's cost model), each
     cell on its trajectory's device."""
-    from messjax.core.sweep import _expected_events
-
-    sig = np.stack(
-        [stream_of.astype(np.float64), cells.seeds.astype(np.float64)]
-        + [np.asarray(getattr(cells.hparams, k), np.float64) for k in LEARNER_KEYS],
-        axis=1,
-    )
-    uniq, traj_of_cell = np.unique(sig, axis=0, return_inverse=True)
-    traj_of_cell = traj_of_cell.ravel()
-    first = np.array([np.flatnonzero(traj_of_cell == j)[0] for j in range(len(uniq))])
-    valid = np.asarray(mask)
-    work = np.empty(len(first))
-    hp = {k: np.asarray(getattr(cells.hparams, k))[first] for k in LEARNER_KEYS}
-    keys = zip(stream_of[first].tolist(), cells.seeds[first].tolist(), strict=True)
-    for j, key in enumerate(keys):
-        events = _expected_events(
-            int(valid[order_of[key]].sum()), hp["c"][j], hp["feedback_rate"][j]
-        )
-        work[j] = events * (hp["epochs"][j] + 1) + len(order_of[key]) / 64
-    placed = _balance(work, devices)  # [D * P] trajectory ids, contiguous per device
+    traj_of_cell, first = learner_trajectories(cells, stream_of)
+    work = trajectory_work(cells, first, stream_of, order_of, mask)
+    placed = balance_work(work, devices)  # [D * P] trajectory ids, contiguous per device
     P = len(placed) // devices
     device_of = {}
     for pos, j in enumerate(placed.tolist()):
@@ -227,7 +211,7 @@ def run_sweeps_global(
         raise FileExistsError(f"{merged_path} exists; give a new out_dir")
     _barrier("messjax-sweep-checked")  # nobody writes before everyone has checked
     out.mkdir(parents=True, exist_ok=True)
-    prep = _prepare(streams, grids, trace_every, orders)
+    prep = prepare_cells(streams, grids, trace_every, orders)
     x, labels, costs, mask = (np.asarray(a) for a in prep.table)
     devices = jax.devices()
     D = len(devices)
@@ -246,7 +230,7 @@ def run_sweeps_global(
     summary, trace = _global_batch(
         _global(order(layout.traj), shard),
         jax.tree.map(lambda a: _global(np.asarray(a), shard), traj.hparams),
-        _global(np.asarray(_keys(traj.seeds)), shard),
+        _global(np.asarray(cell_keys(traj.seeds)), shard),
         _global(layout.local, shard),
         _global(order(layout.cell), shard),
         jax.tree.map(lambda a: _global(np.asarray(a), shard), cell.hparams),
