@@ -11,10 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from messjax.core import policy as messjax_policy
 from messjax.core.episode import Stream, run_episode
 from messjax.core.step import init_state, step
-from messjax.core.stream import Policy, StreamRunner, get_policy, rechunk, run_stream
+from messjax.core.stream import POLICIES, Policy, StreamRunner, get_policy, run_stream
 from messjax.core.types import EngineConfig, make_hparams
+from messjax.data.streams import rechunk
 from messjax.data.synthetic import SYNTHETIC_PRESETS
 from messjax.data.synthetic_stream import GEN_BLOCK, SyntheticStream
 from messjax.errors import ConfigError
@@ -28,16 +30,19 @@ def source():
     return SyntheticStream("toy", num_requests=T, feature_dim=D, seed=3)
 
 
-def _whole(source, hp, key, trace_every=0):
+def _stream(source) -> Stream:
     x, labels, costs = source.materialize()
-    stream = Stream(
+    return Stream(
         x=jnp.asarray(x),
         labels=jnp.asarray(labels),
         costs=jnp.asarray(costs),
         mask=jnp.ones(T, bool),
     )
+
+
+def _whole(source, hp, key, trace_every=0):
     run = jax.jit(run_episode, static_argnums=(3, 4))
-    return jax.tree.map(np.asarray, run(stream, hp, key, CONFIG, trace_every))
+    return jax.tree.map(np.asarray, run(_stream(source), hp, key, CONFIG, trace_every))
 
 
 def _same(a, b) -> bool:
@@ -64,6 +69,37 @@ def test_generic_chunks_equal_whole_stream_bit_for_bit(source):
         assert got.chunks == -(-T // chunk_size)
         assert _same(got.summary, summary), chunk_size
         assert _same(got.trace, trace), chunk_size
+
+
+def test_messjax_policy_chunks_equal_whole_stream_bit_for_bit(source):
+    """The project's own policy on chunks (uneven last chunk included) is
+    core.policy.run_episode on the whole stream: same summary and trace, bit for bit; its
+    parameters default to default_policy_params()."""
+    hp = messjax_policy.default_hparams(alpha=0.7, feedback_rate=0.5)
+    key = jax.random.PRNGKey(5)
+    run = jax.jit(messjax_policy.run_episode, static_argnums=(4,))
+    for pp in (None, messjax_policy.default_policy_params(ts_temp=0.0, margin=1.0)):
+        given = messjax_policy.default_policy_params() if pp is None else pp
+        summary, trace = jax.tree.map(np.asarray, run(_stream(source), hp, given, key, 8))
+        assert summary.explore_count > 1 and 0 < summary.feedback_count < T
+        for chunk_size, piece in ((1000, 1000), (192, 37), (64, 300)):  # 1000 = 5 x 192 + 40
+            got = run_stream(
+                source.chunks(piece),
+                hp,
+                key,
+                CONFIG,
+                policy="messjax",
+                chunk_size=chunk_size,
+                trace_every=8,
+                params=pp,
+            )
+            assert got.method == "generic" and got.num_requests == T
+            assert got.chunks == -(-T // chunk_size)
+            assert _same(got.summary, summary), (chunk_size, pp)
+            assert _same(got.trace, trace), (chunk_size, pp)
+    assert set(POLICIES) >= {"messplus", "messjax"}
+    with pytest.raises(ConfigError, match="fast chunk function"):
+        StreamRunner(CONFIG, policy="messjax", method="fast")
 
 
 def test_fast_chunks_do_not_change_results(source):
@@ -121,18 +157,23 @@ def test_policy_is_an_argument(source):
     MESS+'s numbers, and unknown names and fast-without-support are clear errors."""
     calls = []
 
-    def wrapped_step(state, request, hp, config):
+    def wrapped_init(key, config, hp, params):
+        return init_state(key, config)
+
+    def wrapped_step(state, request, hp, params, config):
         calls.append(1)  # traced once per compilation
         return step(state, request, hp, config)
 
-    policy = Policy("wrapped", init_state, wrapped_step)
+    policy = Policy("wrapped", wrapped_init, wrapped_step)
     hp = make_hparams(alpha=0.7, V=1e-3, c=0.5)
     got = run_stream(source.chunks(T), hp, 2, CONFIG, policy=policy, chunk_size=500)
     ref = run_stream(source.chunks(T), hp, 2, CONFIG, method="generic", chunk_size=500)
     assert got.method == "generic" and calls
     assert _same(got.summary, ref.summary)
-    with pytest.raises(ConfigError, match="unknown policy"):
+    with pytest.raises(ConfigError, match="unknown policy 'nope'; known: messjax, messplus"):
         get_policy("nope")
+    with pytest.raises(ConfigError, match="unknown policy"):
+        run_stream(source.chunks(T), hp, 2, CONFIG, policy="nope")
     with pytest.raises(ConfigError, match="fast chunk function"):
         StreamRunner(CONFIG, policy=policy, method="fast")
     replay = dataclasses.replace(CONFIG, replay=8)

@@ -291,7 +291,7 @@ def step(state: PolicyState, x, labels, costs, hp: Hyperparams, pp: PolicyParams
     return observe(state, decision, x, labels, costs, hp, pp)
 
 
-def _add(totals: Totals, out: PolicyOutput, alpha) -> Totals:
+def add_totals(totals: Totals, out: PolicyOutput, alpha) -> Totals:
     """Fold one request in; the decision queue is the signed deficit D, the ideal one D*."""
     return totals.add(
         model=out.model,
@@ -322,7 +322,7 @@ def run_indexed(
     def body(carry, row):
         state, totals = carry
         state, out = step(state, x[row], labels[row], costs[row], hp, pp)
-        return (state, _add(totals, out, hp.alpha)), None
+        return (state, add_totals(totals, out, hp.alpha)), None
 
     carry = (init_policy(key, M, d, hp, pp), Totals.zeros(M))
     (_, totals), trace = scan_stream(body, carry, order, mask[order], trace_every)

@@ -8,13 +8,18 @@ donated, so the device holds one state and one chunk at a time). Only the runnin
 :class:`~messjax.core.episode.Totals` come back: the :class:`~messjax.core.episode.Summary` and a
 decimated trace (totals every ``trace_every`` requests).
 
-The rule is not copied here. A policy is its ``init(key, config)`` and
-``step(state, request, hp, config) -> (state, StepOutput)`` (:class:`Policy`); two chunk
-functions run it:
+The rule is not copied here. A policy is its ``init(key, config, hp, params)``,
+``step(state, request, hp, params, config) -> (state, output)``, the ``fold(totals, output,
+alpha)`` of an output into the running totals and its ``default_params()`` (:class:`Policy`;
+``params`` is the policy's own vmappable hyperparameters, None for MESS+). Two policies are
+registered: ``"messplus"`` (the paper's step) and ``"messjax"`` (the project's own,
+:mod:`messjax.core.policy`, with its :class:`~messjax.core.policy.PolicyParams`). Two chunk
+functions run them:
 
 - ``"generic"``: :func:`messjax.core.episode.scan_stream` of the policy's step over the chunk,
   exactly the scan of :func:`messjax.core.episode.run_episode`; the chunked episode equals the
-  whole-stream episode bit for bit (tested);
+  whole-stream episode bit for bit (tested, for MESS+'s ``run_episode`` and the messjax
+  policy's :func:`messjax.core.policy.run_episode`);
 - ``"fast"`` (MESS+ only, ``config.replay == 0``): the factorisation of
   :mod:`messjax.core.fast` per chunk, the predictor carried across chunks. The chunk is cut
   into blocks of ``block`` requests; each block is one
@@ -33,17 +38,19 @@ import dataclasses
 import functools
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from messjax.core import policy as messjax_policy
 from messjax.core.episode import Summary, Totals, scan_stream
 from messjax.core.fast import learner_segments
 from messjax.core.step import init_learner, init_queue, init_state, route_step, step
 from messjax.core.types import EngineConfig, Hyperparams, Request
+from messjax.data.streams import rechunk
 from messjax.errors import ConfigError
 
 #: Requests per chunk fed to the device (x alone: 32,768 x 384 float32 = 50 MB).
@@ -53,29 +60,76 @@ DEFAULT_CHUNK = 1 << 15
 DEFAULT_BLOCK = 4096
 
 
+def _no_params() -> None:
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Policy:
     """A routing policy as the stream runner sees it.
 
     Attributes:
       name: registry name.
-      init: ``init(key, config) -> state`` at the start of an episode.
-      step: ``step(state, request, hp, config) -> (state, StepOutput)`` for one request.
+      init: ``init(key, config, hp, params) -> state`` at the start of an episode.
+      step: ``step(state, request, hp, params, config) -> (state, output)`` for one request
+        (a :class:`~messjax.core.types.Request`).
+      fold: ``fold(totals, output, alpha) -> totals``: one request's output into the running
+        :class:`Totals` (default :meth:`Totals.add_step`, for MESS+'s ``StepOutput``).
+      default_params: ``() -> params`` when the caller passes none (a pytree of arrays, or
+        None for a policy without parameters of its own).
       fast: the policy is MESS+ and may use the factorised ``"fast"`` chunk function.
     """
 
     name: str
     init: Callable
     step: Callable
+    fold: Callable = Totals.add_step
+    default_params: Callable = _no_params
     fast: bool = False
 
 
-POLICIES: dict[str, Policy] = {"messplus": Policy("messplus", init_state, step, fast=True)}
+def _messplus_init(key, config, hp, params):
+    return init_state(key, config)
 
 
-def register_policy(name: str, init: Callable, step_fn: Callable) -> Policy:
+def _messplus_step(state, request, hp, params, config):
+    return step(state, request, hp, config)
+
+
+def _messjax_init(key, config, hp, params):
+    return messjax_policy.init_policy(key, config.num_models, config.feature_dim, hp, params)
+
+
+def _messjax_step(state, request, hp, params, config):
+    return messjax_policy.step(state, request.x, request.labels, request.costs, hp, params)
+
+
+#: The registered policies, by name (:func:`register_policy` adds one).
+POLICIES: dict[str, Policy] = {
+    p.name: p
+    for p in (
+        Policy("messplus", _messplus_init, _messplus_step, fast=True),
+        Policy(
+            "messjax",
+            _messjax_init,
+            _messjax_step,
+            fold=messjax_policy.add_totals,
+            default_params=messjax_policy.default_policy_params,
+        ),
+    )
+}
+
+
+def register_policy(
+    name: str,
+    init: Callable,
+    step_fn: Callable,
+    *,
+    fold: Callable = Totals.add_step,
+    default_params: Callable = _no_params,
+) -> Policy:
     """Make ``name`` a policy of :func:`run_stream` (and ``messjax bench --scale``)."""
-    policy = Policy(name, init, step_fn)
+    policy = Policy(name, init, step_fn, fold=fold, default_params=default_params)
     POLICIES[name] = policy
     return policy
 
@@ -92,15 +146,17 @@ def get_policy(policy: str | Policy) -> Policy:
 
 # ------------------------------------------------------------------------- chunk functions
 @functools.partial(
-    jax.jit, static_argnames=("step_fn", "config", "trace_every"), donate_argnums=(0,)
+    jax.jit, static_argnames=("step_fn", "fold", "config", "trace_every"), donate_argnums=(0,)
 )
-def _generic_chunk(carry, x, labels, costs, mask, hp, *, step_fn, config, trace_every):
+def _generic_chunk(
+    carry, x, labels, costs, mask, hp, params, *, step_fn, fold, config, trace_every
+):
     """(state, totals) after the chunk, and the chunk's trace points (totals every k rows)."""
 
     def body(carry, request):
         state, totals = carry
-        state, out = step_fn(state, request, hp, config)
-        return (state, totals.add_step(out, hp.alpha)), None
+        state, out = step_fn(state, request, hp, params, config)
+        return (state, fold(totals, out, hp.alpha)), None
 
     requests = Request(x=x, labels=labels, costs=costs)
     carry, trace = scan_stream(body, carry, requests, mask, trace_every)
@@ -162,28 +218,6 @@ class StreamResult:
     seconds: float
 
 
-def rechunk(pieces: Iterable, chunk_size: int) -> Iterator[tuple[np.ndarray, ...]]:
-    """Regroup an iterable of ``(x, labels, costs)`` pieces of any lengths into chunks of
-    exactly ``chunk_size`` rows (the last one may be shorter). Holds at most one chunk plus
-    one piece."""
-    buffer: list[tuple[np.ndarray, ...]] = []
-    held = 0
-    for piece in pieces:
-        piece = tuple(np.asarray(a) for a in piece)
-        if len(piece) != 3 or not (len(piece[0]) == len(piece[1]) == len(piece[2])):
-            raise ConfigError("stream", "each piece must be (x, labels, costs) with equal rows")
-        buffer.append(piece)
-        held += len(piece[0])
-        while held >= chunk_size:
-            joined = tuple(np.concatenate(parts) for parts in zip(*buffer, strict=True))
-            yield tuple(a[:chunk_size] for a in joined)
-            rest = tuple(a[chunk_size:] for a in joined)
-            held -= chunk_size
-            buffer = [rest] if held else []
-    if held:
-        yield tuple(np.concatenate(parts) for parts in zip(*buffer, strict=True))
-
-
 def _as_key(seed_or_key) -> jax.Array:
     if isinstance(seed_or_key, int | np.integer):
         return jax.random.PRNGKey(int(seed_or_key))
@@ -238,11 +272,15 @@ class StreamRunner:
             )
         self.chunk_size, self.trace_every, self.block = chunk_size, trace_every, block
 
-    def init(self, key) -> Any:
+    def params(self, params=None) -> Any:
+        """The policy's parameters: ``params``, or the policy's defaults when None."""
+        return self.policy.default_params() if params is None else params
+
+    def init(self, key, hp: Hyperparams, params=None) -> Any:
         """The carry at the start of the episode (each leaf its own buffer, for donation)."""
         totals = Totals.zeros(self.config.num_models)
         if self.method == "generic":
-            carry = (self.policy.init(key, self.config), totals)
+            carry = (self.policy.init(key, self.config, hp, self.params(params)), totals)
         else:
             learner = init_learner(key, self.config)
             carry = (learner.params, learner.opt_state, learner.t, init_queue(self.config), totals)
@@ -251,7 +289,7 @@ class StreamRunner:
     def totals(self, carry) -> Totals:
         return carry[-1]
 
-    def chunk(self, carry, x, labels, costs, mask, hp: Hyperparams, key):
+    def chunk(self, carry, x, labels, costs, mask, hp: Hyperparams, key, params=None):
         """One jitted call: the carry after ``x, labels, costs`` (rows with mask False are
         skipped) and the chunk's trace points (or None)."""
         if self.method == "generic":
@@ -262,7 +300,9 @@ class StreamRunner:
                 costs,
                 mask,
                 hp,
+                self.params(params),
                 step_fn=self.policy.step,
+                fold=self.policy.fold,
                 config=self.config,
                 trace_every=self.trace_every,
             )
@@ -279,22 +319,27 @@ class StreamRunner:
             block=self.block,
         )
 
-    def warm_up(self, hp: Hyperparams) -> float:
+    def warm_up(self, hp: Hyperparams, params=None) -> float:
         """Compile the chunk function on an all-padding chunk; returns the seconds taken."""
         t0 = time.perf_counter()
         key = jax.random.PRNGKey(0)
         C, d, M = self.chunk_size, self.config.feature_dim, self.config.num_models
         dt = jnp.result_type(float)
         zeros = (jnp.zeros((C, d), dt), jnp.zeros((C, M), dt), jnp.zeros((C, M), dt))
-        out = self.chunk(self.init(key), *zeros, jnp.zeros((C,), bool), hp, key)
+        params = self.params(params)
+        carry = self.init(key, hp, params)
+        out = self.chunk(carry, *zeros, jnp.zeros((C,), bool), hp, key, params)
         jax.block_until_ready(out)
         return time.perf_counter() - t0
 
-    def run(self, chunks: Iterable, hp: Hyperparams, seed_or_key, progress=None) -> StreamResult:
+    def run(
+        self, chunks: Iterable, hp: Hyperparams, seed_or_key, progress=None, params=None
+    ) -> StreamResult:
         """Run one episode over ``chunks`` (see :func:`run_stream`)."""
         t_start = time.perf_counter()
         key = _as_key(seed_or_key)
-        carry = self.init(key)
+        params = self.params(params)
+        carry = self.init(key, hp, params)
         C, dt = self.chunk_size, jnp.result_type(float)
         trace_parts, n, calls, first_s = [], 0, 0, 0.0
         pending = None  # the previous chunk's trace, fetched after the next chunk is dispatched
@@ -325,6 +370,7 @@ class StreamRunner:
                 jnp.asarray(mask),
                 hp,
                 key,
+                params,
             )
             if pending is not None:
                 trace_parts.append(jax.tree.map(np.asarray, pending))
@@ -370,6 +416,7 @@ def run_stream(
     chunk_size: int = DEFAULT_CHUNK,
     trace_every: int = 0,
     block: int = DEFAULT_BLOCK,
+    params=None,
     progress=None,
 ) -> StreamResult:
     """One episode of ``policy`` over a stream read in chunks.
@@ -382,7 +429,7 @@ def run_stream(
       hp: scalar :class:`Hyperparams` (one cell).
       seed_or_key: the episode's seed (int) or PRNG key.
       config: the :class:`EngineConfig`.
-      policy: a registered policy name or a :class:`Policy`.
+      policy: a registered policy name (``"messplus"``, ``"messjax"``) or a :class:`Policy`.
       method: ``"auto"`` (fast for MESS+ without replay, else generic), ``"fast"`` or
         ``"generic"``.
       chunk_size: rows per jitted call (a multiple of ``block`` for the fast method and of
@@ -390,6 +437,9 @@ def run_stream(
       trace_every: keep the running totals every k requests (0: none).
       block: learner block of the fast method (its results depend on it in the last float
         bits, as the row windows of the matrix products do).
+      params: the policy's own parameters (for ``"messjax"`` a scalar
+        :class:`~messjax.core.policy.PolicyParams`); None: the policy's defaults
+        (:func:`~messjax.core.policy.default_policy_params`).
       progress: optional ``progress(requests_done)``.
 
     Memory: one chunk on the host and the device plus the carried state; the trace grows by
@@ -403,7 +453,7 @@ def run_stream(
         trace_every=trace_every,
         block=block,
     )
-    return runner.run(chunks, hp, seed_or_key, progress=progress)
+    return runner.run(chunks, hp, seed_or_key, progress=progress, params=params)
 
 
 def chunk_for(target: int, *multiples: int) -> int:

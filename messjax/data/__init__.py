@@ -19,6 +19,7 @@ from messjax.data.streams import (
     chain_tasks,
     leave_one_task_out,
     permutation,
+    rechunk,
     shuffle,
     train_test_split,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "parse_price",
     "permutation",
     "read_prices",
+    "rechunk",
     "shuffle",
     "sort_models",
     "synthetic_zoo",

@@ -1,4 +1,5 @@
-"""Request streams built from a routing table: seeded shuffles, task chains, splits.
+"""Request streams built from a routing table: seeded shuffles, task chains, splits; and
+:func:`rechunk`, which regroups a stream read in pieces into fixed-size chunks.
 
 All randomness comes from :func:`permutation` (``numpy.random.default_rng(seed)``), so the
 engine can reproduce any stream's order from its seed alone. Every function returns a new
@@ -7,7 +8,7 @@ engine can reproduce any stream's order from its seed alone. Every function retu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -19,6 +20,7 @@ __all__ = [
     "chain_tasks",
     "leave_one_task_out",
     "permutation",
+    "rechunk",
     "shuffle",
     "train_test_split",
 ]
@@ -96,3 +98,25 @@ def leave_one_task_out(table: RoutingTable, task: str) -> tuple[RoutingTable, Ro
         )
     mask = table.tasks == task
     return table.take(np.flatnonzero(~mask)), table.take(np.flatnonzero(mask))
+
+
+def rechunk(pieces: Iterable, chunk_size: int) -> Iterator[tuple[np.ndarray, ...]]:
+    """Regroup an iterable of ``(x, labels, costs)`` pieces of any lengths into chunks of
+    exactly ``chunk_size`` rows (the last one may be shorter). Holds at most one chunk plus
+    one piece."""
+    buffer: list[tuple[np.ndarray, ...]] = []
+    held = 0
+    for piece in pieces:
+        piece = tuple(np.asarray(a) for a in piece)
+        if len(piece) != 3 or not (len(piece[0]) == len(piece[1]) == len(piece[2])):
+            raise ConfigError("stream", "each piece must be (x, labels, costs) with equal rows")
+        buffer.append(piece)
+        held += len(piece[0])
+        while held >= chunk_size:
+            joined = tuple(np.concatenate(parts) for parts in zip(*buffer, strict=True))
+            yield tuple(a[:chunk_size] for a in joined)
+            rest = tuple(a[chunk_size:] for a in joined)
+            held -= chunk_size
+            buffer = [rest] if held else []
+    if held:
+        yield tuple(np.concatenate(parts) for parts in zip(*buffer, strict=True))

@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from messjax.data import synthetic as zoo
+from messjax.data.streams import rechunk
 from messjax.errors import ConfigError
 
 __all__ = ["GEN_BLOCK", "SyntheticStream"]
@@ -166,8 +167,6 @@ class SyntheticStream:
 
     def chunks(self, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """The stream in chunks of ``chunk_size`` rows (the last may be shorter)."""
-        from messjax.core.stream import rechunk
-
         return rechunk(self.blocks(), chunk_size)
 
     def __iter__(self):
