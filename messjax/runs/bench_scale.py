@@ -61,7 +61,20 @@ LOG_REQUESTS = {
 FEATURE_DIM = 384
 STREAM_CHUNK = 1 << 15
 STREAM_TRACE_EVERY = 1 << 13
+#: MESS+'s stream settings (the paper's V and c); the messjax policy runs with its own defaults
+#: (unit-free V, its c) at the same alpha
 STREAM_HP = dict(alpha=0.7, V=1e-4, c=0.1, learning_rate=0.05, epochs=1)
+
+
+def stream_hparams(policy: str):
+    """The hyperparameters a policy's stream runs with."""
+    if policy == "messjax":
+        from messjax.core.policy import default_hparams
+
+        return default_hparams(alpha=STREAM_HP["alpha"])
+    from messjax.core.types import make_hparams
+
+    return make_hparams(**STREAM_HP)
 WORKER = "--scale-worker"
 
 
@@ -95,12 +108,12 @@ def device_memory() -> dict[str, Any]:
 def stream_worker(policy: str, num_requests: int, feature_dim: int, chunk: int) -> dict:
     """One episode over a synthetic stream of ``num_requests`` requests (in this process)."""
     from messjax.core.stream import StreamRunner
-    from messjax.core.types import EngineConfig, make_hparams
+    from messjax.core.types import EngineConfig
     from messjax.data.synthetic_stream import SyntheticStream
 
     source = SyntheticStream("llama3", num_requests=num_requests, feature_dim=feature_dim, seed=0)
     config = EngineConfig(num_models=source.num_models, feature_dim=feature_dim, head="mlp")
-    hp = make_hparams(**STREAM_HP)
+    hp = stream_hparams(policy)
     runner = StreamRunner(config, policy=policy, chunk_size=chunk, trace_every=STREAM_TRACE_EVERY)
     compile_s = runner.warm_up(hp)
     t0, cpu0 = time.perf_counter(), time.process_time()
