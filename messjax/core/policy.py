@@ -80,6 +80,7 @@ from flax import struct
 from messjax.core import thompson
 from messjax.core.episode import Stream, Summary, Totals, scan_stream
 from messjax.core.step import explore_prob, request_randomness
+from messjax.core.sweep import chunk_bounds, concat_cells
 from messjax.core.types import Hyperparams, float_dtype, make_hparams
 
 #: clip of the Thompson draws before the logit
@@ -395,8 +396,8 @@ def run_cells(
     keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray([c["seed"] for c in cells], jnp.uint32))
     parts = []
     n = len(cells)
-    for lo in range(0, n, chunk_size):
-        idx = np.arange(lo, min(lo + chunk_size, n))
+    for lo, hi in chunk_bounds(n, chunk_size):
+        idx = np.arange(lo, hi)
         pad = (
             np.concatenate([idx, np.full(chunk_size - len(idx), idx[0])]) if n > chunk_size else idx
         )
@@ -414,8 +415,5 @@ def run_cells(
         )
         keep = len(idx)
         parts.append(jax.tree.map(lambda a, keep=keep: np.asarray(a)[:keep], out))
-    summary = jax.tree.map(lambda *a: np.concatenate(a), *[p[0] for p in parts])
-    trace = None
-    if trace_every > 0:
-        trace = jax.tree.map(lambda *a: np.concatenate(a), *[p[1] for p in parts])
-    return summary, trace
+    summary, trace = concat_cells(parts)
+    return summary, (trace if trace_every > 0 else None)

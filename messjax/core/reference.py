@@ -24,8 +24,8 @@ random numbers. Per request t = 1..T:
 
 The random numbers come from JAX (``request_randomness`` and ``jax.random.bernoulli``, batched
 over t up front); they are the same numbers the engine draws, in the same x64 mode as the caller.
-The loop doubles as the "NumPy loop" baseline of the throughput benchmark
-(:func:`numpy_loop_seconds_per_request`).
+The throughput benchmark times this same loop as its "NumPy loop" baseline
+(:mod:`messjax.runs.bench_loops`, which owns the timing).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ import dataclasses
 import functools
 import inspect
 import math
-import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -52,7 +51,7 @@ from messjax.core.types import (
     make_hparams,
 )
 
-__all__ = ["Coins", "draw_coins", "numpy_loop_seconds_per_request", "reference_episode"]
+__all__ = ["Coins", "draw_coins", "reference_episode"]
 
 #: make_hparams' defaults, used for keys missing from an ``hp`` dict.
 _DEFAULTS = {
@@ -463,27 +462,3 @@ def episode_totals(out: dict, alpha: float, M: int) -> dict:
         final_queue=queue[..., -1] if T else np.zeros(shape),
         final_ideal_queue=np.asarray(out["ideal_queue"])[..., -1] if T else np.zeros(shape),
     )
-
-
-def numpy_loop_seconds_per_request(
-    x,
-    labels,
-    costs,
-    hp: Mapping | Hyperparams,
-    key,
-    init_params,
-    config: EngineConfig,
-    *,
-    repeats: int = 3,
-) -> float:
-    """Best-of-``repeats`` wall time per request of :func:`reference_episode`'s loop.
-
-    The randomness is drawn once, outside the timing (it is JAX's, not the loop's work).
-    """
-    coins = draw_coins(key, len(labels), hp, config)
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        reference_episode(x, labels, costs, hp, key, init_params, config, coins=coins)
-        best = min(best, time.perf_counter() - start)
-    return best / len(labels)

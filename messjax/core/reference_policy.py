@@ -43,7 +43,6 @@ import dataclasses
 import functools
 import inspect
 import math
-import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -59,7 +58,6 @@ from messjax.core.types import Hyperparams, make_hparams
 __all__ = [
     "PolicyCoins",
     "draw_policy_coins",
-    "policy_loop_seconds_per_request",
     "reference_policy_episode",
 ]
 
@@ -293,21 +291,3 @@ def reference_policy_episode(
     queues = dict(virtual_queue=deficit, ideal_queue=realised)
     out["totals"] = episode_totals({**out, **queues}, alpha, M)
     return out
-
-
-def policy_loop_seconds_per_request(
-    x, labels, costs, hp, pp, key, *, repeats: int = 3, beta: str = "numpy"
-) -> float:
-    """Best-of-``repeats`` wall time per request of :func:`reference_policy_episode`.
-
-    The state-free randomness is drawn once, outside the timing; ``beta="numpy"`` (default)
-    times the loop a NumPy user would write (NumPy's Beta sampler), ``"jax"`` the parity loop
-    (one jitted JAX call per request for the Thompson draw).
-    """
-    coins = draw_policy_coins(key, len(labels))
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        reference_policy_episode(x, labels, costs, hp, pp, key, coins=coins, beta=beta)
-        best = min(best, time.perf_counter() - start)
-    return best / len(labels)

@@ -69,8 +69,7 @@ def subset(table, X, plan: Plan):
 def numpy_loop(seed, streams, cells, config, repeats: int = 0) -> list[dict[str, Any]]:
     """:func:`reference_episode` on every subset cell; with ``repeats`` > 0 also its best time.
 
-    The randomness is drawn before the clock starts, as
-    :func:`messjax.core.reference.numpy_loop_seconds_per_request` does.
+    The randomness is drawn before the clock starts (it is JAX's work, not the loop's).
     """
     key = jax.random.PRNGKey(seed)
     init_params = init_learner(key, config).params

@@ -75,6 +75,8 @@ def stream_hparams(policy: str):
     from messjax.core.types import make_hparams
 
     return make_hparams(**STREAM_HP)
+
+
 WORKER = "--scale-worker"
 
 
