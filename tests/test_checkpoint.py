@@ -74,6 +74,21 @@ def test_restored_router_decides_like_an_uninterrupted_one(stream, tmp_path):
     assert all(jax.tree.leaves(same))
 
 
+def test_messjax_router_keeps_its_policy_params(stream, tmp_path):
+    """Every leaf round-trips, a set ``price_cap`` included (the meta lists the leaves; a
+    checkpoint from before ``price_cap`` restores it at its default, off)."""
+    x, labels, costs, models = stream
+    router = Router.create(list(models), D, seed=5, alpha=0.7, price_cap=10.0, margin=1.0)
+    for t in range(20):
+        d = router.route(x[t])
+        router.observe(d.id, labels[t], costs[t])
+    router.save(tmp_path / "r")
+    restored = Router.restore(tmp_path / "r")
+    assert jax.tree.map(float, restored.policy_params) == jax.tree.map(float, router.policy_params)
+    assert float(restored.policy_params.price_cap) == 10.0
+    assert restored.fingerprint() == router.fingerprint()
+
+
 def test_save_between_route_and_observe_keeps_the_ticket(stream, tmp_path):
     x, labels, costs, models = stream
     router = make_router(models)

@@ -179,6 +179,7 @@ POLICY_CONFIGS = [
     (dict(alpha=0.6, V=0.3, c=0.5, feedback_rate=0.5), dict(ts_temp=0.0, margin=0.0)),
     (dict(alpha=0.8, V=3.0, c=2.0, feedback_rate=0.3, inference_cost=4.0), dict(impute_z=1.0)),
     (dict(alpha=0.65, V=0.1, c=0.1), dict(ts_temp=1.0, margin=10.0, prior=5.0)),
+    (dict(alpha=0.75, V=0.1, c=0.5), dict(margin=10.0, price_cap=2.0)),  # the cap binds
 ]
 
 

@@ -73,6 +73,7 @@ def _configs(n: int, seed: int, T: int, N: int) -> list[dict]:
             margin=(3.0, 0.0, 10.0)[(i // 2) % 3],
             impute_z=(0.5, 0.0, 1.0)[i % 3],
             l2=(1e-3, 0.0)[i % 2],
+            price_cap=(float("inf"), 2.0, 0.5)[(i // 4) % 3],
         )
         order = rng.permutation(N)[:T]
         out.append(dict(hp=hp, pp=pp, key_seed=int(rng.integers(2**31)), order=order))

@@ -39,7 +39,8 @@ Decide (request t, embedding x), :func:`decide`:
   4. cost estimate ``E_hat[m] = cost_sum[m] / cost_count[m]`` where ``cost_count[m] > 0``,
      else ``max`` of the known ones (1 if none); relative
      ``E_rel = E_hat / max(max_m E_hat, tiny)``.
-  5. price ``lambda = max(0, D) / V`` (V in relative-cost units; no unit dependence).
+  5. price ``lambda = min(max(0, D) / V, price_cap)`` (V in relative-cost units; no unit
+     dependence; ``price_cap = inf`` leaves the price unbounded).
   6. served model ``m* = argmin_m E_rel[m] - lambda * s_hat[m]``, first index on ties.
   7. queries: on t = 1 every model is queried (bootstrap of the costs and one label each);
      otherwise with ``explore = u_explore < min(1, c / t^(1/4))`` (reported as True on
@@ -61,7 +62,8 @@ Observe (labels y[M], costs E[M]), :func:`observe`:
 
 Hyperparameters: from :class:`~messjax.core.types.Hyperparams` ``alpha``, ``V``, ``c``,
 ``learning_rate`` (= lr of the residual), ``feedback_rate`` (= f), ``inference_cost``; the
-policy's own leaves in :class:`PolicyParams` (prior, ts_temp, margin, impute_z, l2). Every
+policy's own leaves in :class:`PolicyParams` (prior, ts_temp, margin, impute_z, l2,
+price_cap). Every
 leaf is an array, so ``jax.vmap`` runs grids of them. The defaults (:data:`DEFAULT_HPARAMS`,
 :func:`default_policy_params`) are ONE setting for every task and zoo, chosen on the Llama zoo
 (see experiments/messjax_policy_dev.py and the README's ablation).
@@ -100,6 +102,8 @@ class PolicyParams:
       margin: initial deficit in requests (a safety margin on the final satisfaction).
       impute_z: without feedback the deficit counts p - impute_z * std(p) of the served model.
       l2: weight decay of the residual head (per request).
+      price_cap: upper bound of the price lambda (inf = unbounded): a large deficit then buys
+        satisfaction only up to ``price_cap`` relative-cost units per unit of satisfaction.
     """
 
     prior: jax.Array
@@ -107,10 +111,13 @@ class PolicyParams:
     margin: jax.Array
     impute_z: jax.Array
     l2: jax.Array
+    price_cap: jax.Array
 
 
-POLICY_PARAM_NAMES = ("prior", "ts_temp", "margin", "impute_z", "l2")
-DEFAULT_POLICY = dict(prior=2.0, ts_temp=0.5, margin=3.0, impute_z=1.0, l2=1e-3)
+POLICY_PARAM_NAMES = ("prior", "ts_temp", "margin", "impute_z", "l2", "price_cap")
+DEFAULT_POLICY = dict(
+    prior=2.0, ts_temp=0.5, margin=3.0, impute_z=1.0, l2=1e-3, price_cap=float("inf")
+)
 
 
 def default_policy_params(**overrides: Any) -> PolicyParams:
@@ -223,7 +230,7 @@ def decide(
     s_hat = jax.nn.sigmoid(_logit(theta) + state.W @ x)
     E_hat = cost_estimate(state)
     E_rel = E_hat / jnp.maximum(jnp.max(E_hat), jnp.finfo(dt).tiny)
-    price = jnp.maximum(state.deficit, 0.0) / hp.V
+    price = jnp.minimum(jnp.maximum(state.deficit, 0.0) / hp.V, pp.price_cap)
     model = jnp.argmin(E_rel - price * s_hat).astype(jnp.int32)
     served = jnp.arange(M) == model
     uncertainty = jnp.where(served, -1.0, p * (1.0 - p) / state.n)

@@ -10,8 +10,8 @@ code, only its random numbers. Per request t = 1..T (models m = 0..M-1, cheapest
 3. ``s_hat = sigmoid(logit(theta) + W x)``;
 4. ``E_hat[m] = cost_sum[m] / cost_count[m]`` for models with a cost seen, the dearest of
    those for the others (1 if none); ``E_rel = E_hat / max(max_m E_hat, tiny)``;
-5. ``lambda = max(0, D) / V``; ``m* = argmin_m E_rel[m] - lambda s_hat[m]`` (lowest index on
-   ties);
+5. ``lambda = min(max(0, D) / V, price_cap)`` (``price_cap = inf``: unbounded);
+   ``m* = argmin_m E_rel[m] - lambda s_hat[m]`` (lowest index on ties);
 6. ``explore = u_explore < min(1, c / t^(1/4))`` or ``t = 1``; the extra model
    ``e = argmax_{m != m*} p (1 - p) / n`` (lowest index on ties); queried: ``m*``, ``e`` on
    explorations, every model on ``t = 1``; ``feedback = u_feedback < f``;
@@ -244,7 +244,7 @@ def reference_policy_episode(
         else:
             E_hat = np.ones(M, dtype)
         E_rel = E_hat / max(E_hat.max(), tiny)
-        price = max(D, 0.0) / V
+        price = min(max(D, 0.0) / V, q["price_cap"])
         m = int(np.argmin(E_rel - price * s_hat))
         exp_t = bool(u_explore[i] < min(1.0, c / t**0.25)) or t == 1
         q_t = idx == m

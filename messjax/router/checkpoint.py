@@ -21,13 +21,16 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from messjax.core.policy import default_policy_params, init_policy
+from messjax.core.policy import POLICY_PARAM_NAMES, default_policy_params, init_policy
 from messjax.core.step import init_state
 from messjax.core.types import EngineConfig, make_hparams
 from messjax.errors import CheckpointError, brief
 from messjax.fileio import replace_dir, temp_sibling
 
 ROUTER_FORMAT = 1
+#: The messjax policy's leaves in checkpoints that do not list theirs (saved before
+#: ``price_cap``); leaves a checkpoint lacks take their defaults on restore.
+_EARLY_POLICY_PARAMS = ("prior", "ts_temp", "margin", "impute_z", "l2")
 
 
 #: What Orbax writes at the top of a router checkpoint folder; anything else there is foreign.
@@ -83,6 +86,8 @@ def save_router(router, path: str | Path) -> Path:
         "config": dataclasses.asdict(router.config),
         "policy": router.policy,
     }
+    if router.policy_params is not None:
+        meta["policy_params"] = list(POLICY_PARAM_NAMES)
     tree = {"state": router.state, "hparams": router.hparams}
     if router.policy_params is not None:
         tree["policy_params"] = router.policy_params
@@ -154,12 +159,13 @@ def restore_router(path: str | Path, cls):
             hp = make_hparams(validate=False)
             if policy == "messjax":
                 pp = default_policy_params()
+                saved = meta.get("policy_params", _EARLY_POLICY_PARAMS)
                 target = {
                     "state": init_policy(
                         jax.random.PRNGKey(seed), config.num_models, config.feature_dim, hp, pp
                     ),
                     "hparams": hp,
-                    "policy_params": pp,
+                    "policy_params": {k: getattr(pp, k) for k in saved},
                 }
             elif policy == "messplus":
                 target = {"state": init_state(jax.random.PRNGKey(seed), config), "hparams": hp}
@@ -193,7 +199,9 @@ def restore_router(path: str | Path, cls):
         featurizer=featurizer,
         state=tree["state"],
         policy=policy,
-        policy_params=tree.get("policy_params"),
+        policy_params=(
+            default_policy_params(**tree["policy_params"]) if "policy_params" in tree else None
+        ),
     )
     if live is not None:
         router.load_live(live, None if xs is None else np.asarray(xs))
