@@ -277,8 +277,19 @@ class ServeApp:
         except UpstreamFailure as e:
             await self._fail(d.id, others)
             raise HTTPError(e.client_status, e.message, "upstream_error") from None
-        costs = np.zeros(len(ups))
-        i, o = tokens(answer.get("usage"), text, answer_text(answer))
+        await self._charge(d, served, others, info, answer.get("usage"), text, answer_text(answer))
+        answer["id"] = d.id
+        answer["model"] = served.name
+        answer["messjax"] = info
+        log.debug("route %s -> %s explore=%s", d.id, served.name, d.explore)
+        return JSONResponse(answer, headers=headers)
+
+    async def _charge(self, d, served, others, info, usage, text, answer: str) -> None:
+        """Charge the served model's answer (tokens priced by its upstream) and, when other
+        models were queried, wait for their answers and settle the ticket with every cost;
+        the one path of plain and streamed completions."""
+        costs = np.zeros(len(self.cfg.upstreams))
+        i, o = tokens(usage, text, answer)
         costs[d.model_index] = served.cost(i, o)
         if others:
             info["alternatives"], complete = await self._gather(others, text, costs)
@@ -287,11 +298,6 @@ class ServeApp:
             await anyio.to_thread.run_sync(
                 self.live.record_costs, d.id, float(costs[d.model_index])
             )
-        answer["id"] = d.id
-        answer["model"] = served.name
-        answer["messjax"] = info
-        log.debug("route %s -> %s explore=%s", d.id, served.name, d.explore)
-        return JSONResponse(answer, headers=headers)
 
     async def _gather(self, others, text, costs):
         """Answers of an exploration's other upstreams; costs filled in; complete = all ok."""
@@ -361,16 +367,7 @@ class ServeApp:
             return
         finally:
             await upstream_resp.aclose()
-        costs = np.zeros(len(self.cfg.upstreams))
-        i, o = tokens(usage, text, "".join(pieces))
-        costs[d.model_index] = served.cost(i, o)
-        if others:
-            info["alternatives"], complete = await self._gather(others, text, costs)
-            await self._settle(d.id, costs, complete)
-        else:
-            await anyio.to_thread.run_sync(
-                self.live.record_costs, d.id, float(costs[d.model_index])
-            )
+        await self._charge(d, served, others, info, usage, text, "".join(pieces))
         last = {
             "id": d.id,
             "object": "chat.completion.chunk",
