@@ -444,3 +444,14 @@ def test_policy_key_is_checked(upstreams, tmp_path):
     raw = config(upstreams[0], tmp_path / "st", router={"margin": 2.0})
     with pytest.raises(ConfigError, match=r"router\.margin"):
         serve_config_from_dict(raw)  # a messjax parameter under policy: messplus
+
+
+def test_price_cap_is_checked(upstreams, tmp_path):
+    """``price_cap`` (messjax policy): a number >= 0, infinite allowed (the default, off)."""
+    for bad in (-1, "ten", True):
+        raw = config(upstreams[0], tmp_path / "st", router={"policy": "messjax", "price_cap": bad})
+        with pytest.raises(ConfigError, match=r"router\.price_cap.*must be a number >= 0"):
+            serve_config_from_dict(raw)
+    for good in (10, float("inf")):
+        raw = config(upstreams[0], tmp_path / "st", router={"policy": "messjax", "price_cap": good})
+        serve_config_from_dict(raw)
