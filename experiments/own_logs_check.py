@@ -35,7 +35,8 @@ def build_file(folder: Path) -> Path:
 
 
 def main() -> int:
-    from messjax.core import policy
+    from messjax_ablation import run_streams  # this folder: the one runner of the policy's cells
+
     from messjax.data import load_zoo
     from messjax.runs.eval_setup import Alphas, build_streams
     from messjax.runs.experiment import table_features
@@ -54,6 +55,7 @@ def main() -> int:
             table = load_zoo(path, missing="drop")
         x = table_features(table, "hash")
         rows = []
+        seeds = list(range(42, 42 + 3 * args.seed_sets))
         for alpha in alphas:
             spec = build_streams(
                 table,
@@ -65,14 +67,8 @@ def main() -> int:
             )[0][0]
             L, C = table.labels[spec.test_index], table.costs[spec.test_index]
             top = C[:, L.mean(0).argmax()].sum()
-            hp = policy.default_hparams(alpha=alpha, feedback_rate=spec.feedback_rate)
-            pp = policy.default_policy_params()
-            seeds = list(range(42, 42 + 3 * args.seed_sets))
-            cells = [
-                dict(stream=0, seed=s, order=o, hp=hp, pp=pp) for s, o in spec.orders(seeds).items()
-            ]
-            summary, _ = policy.run_cells([(x[spec.test_index], L, C)], cells)
-            sat, rel = summary.satisfaction, summary.total_cost / top
+            ((cost, sat),) = run_streams(table, x, [spec], seeds, {})
+            rel = cost / top
             for i in range(args.seed_sets):
                 part = slice(3 * i, 3 * i + 3)
                 rows.append((alpha, f"{seeds[3 * i]}-{seeds[3 * i + 2]}", sat[part], rel[part]))
