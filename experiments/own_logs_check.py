@@ -38,6 +38,7 @@ def main() -> int:
     from messjax_ablation import run_streams  # this folder: the one runner of the policy's cells
 
     from messjax.data import load_zoo
+    from messjax.lp import mixture_lp, oracle_lp
     from messjax.runs.eval_setup import Alphas, build_streams
     from messjax.runs.experiment import table_features
 
@@ -54,7 +55,7 @@ def main() -> int:
             warnings.simplefilter("ignore")  # the drop note: 2 rows, known
             table = load_zoo(path, missing="drop")
         x = table_features(table, "hash")
-        rows = []
+        rows, refs = [], []
         seeds = list(range(42, 42 + 3 * args.seed_sets))
         for alpha in alphas:
             spec = build_streams(
@@ -69,6 +70,11 @@ def main() -> int:
             top = C[:, L.mean(0).argmax()].sum()
             ((cost, sat),) = run_streams(table, x, [spec], seeds, {})
             rel = cost / top
+            p, _ = mixture_lp(L.mean(0), C.mean(0), alpha)
+            refs.append(
+                f"| {alpha:g} | {float(p @ C.mean(0)) * len(L) / top:.3f} | "
+                f"{oracle_lp(L, C, alpha).cost / top:.3f} |"
+            )
             for i in range(args.seed_sets):
                 part = slice(3 * i, 3 * i + 3)
                 rows.append((alpha, f"{seeds[3 * i]}-{seeds[3 * i + 2]}", sat[part], rel[part]))
@@ -91,6 +97,16 @@ def main() -> int:
             f"| {alpha:g} | {label} | {100 * sat.mean():.1f} | {rel.mean():.3f} | "
             f"{per if len(sat) <= 3 else ''} | {'yes' if ok else 'no'} |"
         )
+    lines += [
+        "",
+        "Hindsight references on the same test requests (true labels): cost / most accurate "
+        "model of the cheapest fixed mixture meeting alpha in expectation (`mixture-lp`) and "
+        "of the per-request LP oracle.",
+        "",
+        "| alpha | mixture-lp * | oracle * |",
+        "|---|---|---|",
+        *refs,
+    ]
     lines.append("")
     lines.append(f"Wall time: {time.time() - t0:.0f} s.")
     out = atomic_write_text(args.out, "\n".join(lines) + "\n")
