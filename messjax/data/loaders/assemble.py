@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from messjax.data.loaders.csvfile import _Csv
+from messjax.data.loaders.csvfile import CsvTable
 from messjax.data.table import RoutingTable, sort_models, validate_arrays
 from messjax.errors import ConfigError, DataError
 
@@ -45,7 +45,7 @@ class _Dropped:
     per_task: dict[str, int]
 
 
-def _check_missing(missing: str) -> str:
+def check_missing(missing: str) -> str:
     if missing not in MISSING:
         raise ConfigError("missing", f"must be one of {', '.join(MISSING)}, got {missing!r}")
     return missing
@@ -57,12 +57,12 @@ def _is_missing(value: str) -> bool:
     return not s or s.lower() == "nan"
 
 
-def _incomplete_rows(
-    c: _Csv,
+def incomplete_rows(
+    c: CsvTable,
     model_columns: Mapping[str, Sequence[str]],
     tasks: Sequence[str],
     missing: str,
-) -> tuple[_Csv, _Dropped | None]:
+) -> tuple[CsvTable, _Dropped | None]:
     """Rows with a missing cell in any model's score or cost columns: an error naming the first
     (file, column, line) and the drop option, or (``missing="drop"``) removed from ``c``."""
     cols = [(m, col, c.index(col)) for m, names in model_columns.items() for col in names]
@@ -99,19 +99,19 @@ def _incomplete_rows(
     if n_bad == R:
         raise DataError(
             f"no usable rows: all {R} rows have an empty score or cost cell and were dropped "
-            f"(missing='drop'; per model: {_counts(per_model)})",
+            f"(missing='drop'; per model: {format_counts(per_model)})",
             source=c.path,
         )
     keep = np.flatnonzero(~bad)
-    kept = _Csv(c.path, c.header, [c.rows[i] for i in keep], c.lines[keep], c.positions[keep])
+    kept = CsvTable(c.path, c.header, [c.rows[i] for i in keep], c.lines[keep], c.positions[keep])
     return kept, dropped
 
 
-def _counts(counts: Mapping[str, int]) -> str:
+def format_counts(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in counts.items())
 
 
-def _warn_incomplete(parts: Sequence[_Part]) -> dict[str, int]:
+def _warn_incomplete(parts: Sequence[Part]) -> dict[str, int]:
     """One :class:`IncompleteRowsWarning` for everything the parts dropped; per-task counts."""
     drops = [p.dropped for p in parts if p.dropped is not None]
     if not drops:
@@ -134,7 +134,8 @@ def _warn_incomplete(parts: Sequence[_Part]) -> dict[str, int]:
     warnings.warn(
         IncompleteRowsWarning(
             f"dropped {n} of {read} requests with an empty score or cost cell "
-            f"(missing='drop'): per model {_counts(per_model)}; per task {_counts(per_task)}; "
+            f"(missing='drop'): per model {format_counts(per_model)}; "
+            f"per task {format_counts(per_task)}; "
             f"at {where}",
             n,
             per_model,
@@ -146,10 +147,10 @@ def _warn_incomplete(parts: Sequence[_Part]) -> dict[str, int]:
 
 
 @dataclasses.dataclass
-class _Part:
+class Part:
     """The requests read from one file, validated, with file lines for later messages."""
 
-    csv: _Csv
+    csv: CsvTable
     texts: list[str]
     labels: np.ndarray  # [R, M] in the part's model order
     costs: np.ndarray
@@ -160,7 +161,7 @@ class _Part:
     dropped: _Dropped | None = None
 
 
-def _check_values(part: _Part, label_columns: Sequence[str], cost_columns: Sequence[str]) -> None:
+def check_values(part: Part, label_columns: Sequence[str], cost_columns: Sequence[str]) -> None:
     """First NaN/out-of-range label or NaN/negative cost, reported at its file line."""
     try:
         validate_arrays(
@@ -176,7 +177,9 @@ def _check_values(part: _Part, label_columns: Sequence[str], cost_columns: Seque
         raise DataError(e.problem, source=e.source, column=e.column, line=e.row) from None
 
 
-def _assemble(parts: Sequence[_Part], *, cost_unit: str, name: str, source: str) -> RoutingTable:
+def assemble_table(
+    parts: Sequence[Part], *, cost_unit: str, name: str, source: str
+) -> RoutingTable:
     """Check the parts agree on the zoo and have unique (task, id); build the sorted table."""
     models = parts[0].models
     for part in parts[1:]:
@@ -221,6 +224,6 @@ def _assemble(parts: Sequence[_Part], *, cost_unit: str, name: str, source: str)
     return sort_models(table)
 
 
-def _default_name(path: str | os.PathLike) -> str:
+def default_name(path: str | os.PathLike) -> str:
     stem = Path(path).stem if Path(path).is_file() else Path(path).name
     return stem.removeprefix("messplus-") or stem

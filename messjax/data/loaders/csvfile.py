@@ -21,7 +21,7 @@ _FALSE = frozenset({"false", "0"})
 
 
 @dataclasses.dataclass
-class _Csv:
+class CsvTable:
     """One parsed CSV file: header, data rows and the file line on which each row starts."""
 
     path: str
@@ -174,7 +174,7 @@ def _index_columns(header: Sequence[str]) -> int:
     return n if n < len(header) else 0
 
 
-def _read_csv(path: str | os.PathLike) -> _Csv:
+def read_csv_file(path: str | os.PathLike) -> CsvTable:
     """Parse a CSV file strictly: a header, then rows with exactly as many fields.
 
     A UTF-8 byte-order mark and CRLF line ends are accepted; leading pandas index columns
@@ -240,10 +240,10 @@ def _read_csv(path: str | os.PathLike) -> _Csv:
     if not rows:
         raise DataError("no data rows (the table is empty)", source=path)
     lines_arr = np.asarray(lines, dtype=np.int64)
-    return _Csv(path, header, rows, lines_arr, np.arange(len(rows), dtype=np.int64))
+    return CsvTable(path, header, rows, lines_arr, np.arange(len(rows), dtype=np.int64))
 
 
-def _read_header(path: str) -> list[str]:
+def read_header(path: str) -> list[str]:
     if _looks_like_pickle(path):
         raise _pickle_error(path)
     try:
@@ -260,7 +260,7 @@ def _read_header(path: str) -> list[str]:
     return header[_index_columns(header) :]
 
 
-def _csv_files(path: str | os.PathLike) -> list[str]:
+def csv_files(path: str | os.PathLike) -> list[str]:
     """``path`` itself if it is a file, else the ``*.csv`` files of the folder, sorted by name."""
     p = Path(path)
     if p.is_dir():

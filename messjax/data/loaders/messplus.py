@@ -9,14 +9,14 @@ import os
 import numpy as np
 
 from messjax.data.loaders.assemble import (
-    _assemble,
-    _check_missing,
-    _check_values,
-    _default_name,
-    _incomplete_rows,
-    _Part,
+    Part,
+    assemble_table,
+    check_missing,
+    check_values,
+    default_name,
+    incomplete_rows,
 )
-from messjax.data.loaders.csvfile import _Csv, _csv_files, _read_csv
+from messjax.data.loaders.csvfile import CsvTable, csv_files, read_csv_file
 from messjax.data.table import RoutingTable
 from messjax.errors import ConfigError, did_you_mean
 
@@ -30,7 +30,7 @@ _MESSPLUS_BASE = ("doc_id", "input_text", "benchmark_name")
 _MESSPLUS_PREFIXES = ("label_", "acc_norm_", "acc_", "energy_consumption_", "inference_time_")
 
 
-def _messplus_models(c: _Csv) -> list[str]:
+def _messplus_models(c: CsvTable) -> list[str]:
     """Model names from the ``label_<m>`` columns; every per-model column must belong to one."""
     for base in _MESSPLUS_BASE:
         c.index(base)
@@ -65,8 +65,8 @@ def _messplus_models(c: _Csv) -> list[str]:
     return models
 
 
-def _read_messplus(path: str, cost: str, missing: str = "error") -> _Part:
-    c = _read_csv(path)
+def _read_messplus(path: str, cost: str, missing: str = "error") -> Part:
+    c = read_csv_file(path)
     models = _messplus_models(c)
     model_columns = {
         m: [
@@ -77,14 +77,14 @@ def _read_messplus(path: str, cost: str, missing: str = "error") -> _Part:
         ]
         for m in models
     }
-    c, dropped = _incomplete_rows(c, model_columns, c.column("benchmark_name"), missing)
+    c, dropped = incomplete_rows(c, model_columns, c.column("benchmark_name"), missing)
     label_cols = [f"label_{m}" for m in models]
     labels = np.stack([c.floats(col) for col in label_cols], axis=1)
     prefix = COST_KINDS[cost][0]
     other = next(p for k, (p, _) in COST_KINDS.items() if k != cost)
     costs = np.stack([c.floats(f"{prefix}{m}") for m in models], axis=1)
     others = np.stack([c.floats(f"{other}{m}") for m in models], axis=1)
-    part = _Part(
+    part = Part(
         c,
         c.strings("input_text", allow_empty=True),
         labels,
@@ -95,8 +95,8 @@ def _read_messplus(path: str, cost: str, missing: str = "error") -> _Part:
         "doc_id",
         dropped,
     )
-    _check_values(part, label_cols, [f"{prefix}{m}" for m in models])
-    _check_values(
+    check_values(part, label_cols, [f"{prefix}{m}" for m in models])
+    check_values(
         dataclasses.replace(part, costs=others), label_cols, [f"{other}{m}" for m in models]
     )
     for j, m in enumerate(models):
@@ -139,8 +139,8 @@ def load_messplus(
     """
     if cost not in COST_KINDS:
         raise ConfigError("cost", f"unknown cost {cost!r}; choose one of {', '.join(COST_KINDS)}")
-    _check_missing(missing)
-    parts = [_read_messplus(f, cost, missing) for f in _csv_files(path)]
-    return _assemble(
-        parts, cost_unit=COST_KINDS[cost][1], name=name or _default_name(path), source=str(path)
+    check_missing(missing)
+    parts = [_read_messplus(f, cost, missing) for f in csv_files(path)]
+    return assemble_table(
+        parts, cost_unit=COST_KINDS[cost][1], name=name or default_name(path), source=str(path)
     )

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from messjax.data.loaders.assemble import (
-    _assemble,
-    _check_missing,
-    _default_name,
-    _incomplete_rows,
-    _Part,
+    Part,
+    assemble_table,
+    check_missing,
+    default_name,
+    incomplete_rows,
 )
-from messjax.data.loaders.csvfile import _csv_files, _read_csv
+from messjax.data.loaders.csvfile import csv_files, read_csv_file
 from messjax.data.table import RoutingTable
 from messjax.errors import ConfigError, did_you_mean
 
@@ -25,8 +25,8 @@ _ROUTELLM_ID = ("id", "sample_id")
 _ROUTELLM_RESPONSE = "_response"
 
 
-def _read_routellm(path: str, prices: Mapping[str, float], missing: str = "error") -> _Part:
-    c = _read_csv(path)
+def _read_routellm(path: str, prices: Mapping[str, float], missing: str = "error") -> Part:
+    c = read_csv_file(path)
     c.index("prompt")
     task_col = next((h for h in _ROUTELLM_TASK if h in c.header), None)
     id_col = next((h for h in _ROUTELLM_ID if h in c.header), None)
@@ -54,14 +54,14 @@ def _read_routellm(path: str, prices: Mapping[str, float], missing: str = "error
                 column=m,
             )
     task_of = c.column(task_col) if task_col else [Path(path).stem] * len(c.rows)
-    c, dropped = _incomplete_rows(c, {m: [m] for m in models}, task_of, missing)
+    c, dropped = incomplete_rows(c, {m: [m] for m in models}, task_of, missing)
     labels = np.stack([c.bools(m) for m in models], axis=1)
     costs = np.broadcast_to(
         np.array([prices[m] for m in models], dtype=np.float64), labels.shape
     ).copy()
     tasks = c.strings(task_col) if task_col else [Path(path).stem] * len(c.rows)
     ids = [s.strip() for s in c.strings(id_col)] if id_col else [str(i) for i in c.positions]
-    return _Part(
+    return Part(
         c,
         c.strings("prompt", allow_empty=True),
         labels,
@@ -102,6 +102,6 @@ def load_routellm(
             raise ConfigError(f"prices[{m!r}]", f"not a number: {p!r}") from None
         if not np.isfinite(value) or value < 0:
             raise ConfigError(f"prices[{m!r}]", f"must be a finite number >= 0, got {p!r}")
-    _check_missing(missing)
-    parts = [_read_routellm(f, prices, missing) for f in _csv_files(path)]
-    return _assemble(parts, cost_unit="$", name=name or _default_name(path), source=str(path))
+    check_missing(missing)
+    parts = [_read_routellm(f, prices, missing) for f in csv_files(path)]
+    return assemble_table(parts, cost_unit="$", name=name or default_name(path), source=str(path))

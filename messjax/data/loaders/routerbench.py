@@ -10,18 +10,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from messjax.data.loaders.assemble import (
-    _assemble,
-    _check_missing,
-    _check_values,
-    _default_name,
-    _incomplete_rows,
-    _Part,
+    Part,
+    assemble_table,
+    check_missing,
+    check_values,
+    default_name,
+    incomplete_rows,
 )
-from messjax.data.loaders.csvfile import _csv_files, _read_csv
+from messjax.data.loaders.csvfile import csv_files, read_csv_file
 from messjax.data.table import RoutingTable
 from messjax.errors import did_you_mean
 
-_ROUTERBENCH_BASE = ("sample_id", "prompt", "eval_name")
+ROUTERBENCH_BASE = ("sample_id", "prompt", "eval_name")
 
 
 def _parse_prompt(text: str) -> str:
@@ -42,9 +42,9 @@ def _parse_prompt(text: str) -> str:
     return text
 
 
-def _read_routerbench(path: str, models: Sequence[str] | None, missing: str = "error") -> _Part:
-    c = _read_csv(path)
-    for base in _ROUTERBENCH_BASE:
+def _read_routerbench(path: str, models: Sequence[str] | None, missing: str = "error") -> Part:
+    c = read_csv_file(path)
+    for base in ROUTERBENCH_BASE:
         c.index(base)
     known = [h[: -len("|total_cost")] for h in c.header if h.endswith("|total_cost")]
     if not known:
@@ -76,11 +76,11 @@ def _read_routerbench(path: str, models: Sequence[str] | None, missing: str = "e
     for m in models:
         c.index(m, what="score column")
     model_columns = {m: [m, f"{m}|total_cost"] for m in models}
-    c, dropped = _incomplete_rows(c, model_columns, c.column("eval_name"), missing)
+    c, dropped = incomplete_rows(c, model_columns, c.column("eval_name"), missing)
     labels = np.stack([c.floats(m) for m in models], axis=1)
     costs = np.stack([c.floats(f"{m}|total_cost") for m in models], axis=1)
     texts = [_parse_prompt(p) for p in c.strings("prompt", allow_empty=True)]
-    part = _Part(
+    part = Part(
         c,
         texts,
         labels,
@@ -91,7 +91,7 @@ def _read_routerbench(path: str, models: Sequence[str] | None, missing: str = "e
         "sample_id",
         dropped,
     )
-    _check_values(part, list(models), [f"{m}|total_cost" for m in models])
+    check_values(part, list(models), [f"{m}|total_cost" for m in models])
     return part
 
 
@@ -123,6 +123,6 @@ def load_routerbench(
     line ends are accepted; pickles (RouterBench is published as ``.pkl``) are refused with
     the command that converts them.
     """
-    _check_missing(missing)
-    parts = [_read_routerbench(f, models, missing) for f in _csv_files(path)]
-    return _assemble(parts, cost_unit="$", name=name or _default_name(path), source=str(path))
+    check_missing(missing)
+    parts = [_read_routerbench(f, models, missing) for f in csv_files(path)]
+    return assemble_table(parts, cost_unit="$", name=name or default_name(path), source=str(path))

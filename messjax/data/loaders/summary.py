@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from messjax.data.loaders.assemble import _counts
+from messjax.data.loaders.assemble import format_counts
 from messjax.data.table import RoutingTable
 
 
@@ -33,7 +33,7 @@ def describe(table: RoutingTable, width: int = 110) -> str:
     if table.dropped_rows:
         out.append(
             f"dropped on load: {table.dropped_rows} requests with an empty score or cost cell "
-            f"(per task: {_counts(table.dropped)})"
+            f"(per task: {format_counts(table.dropped)})"
         )
     w = max(14, *(len(m) for m in table.models))
     tw = max(8, *(len(t) for t in table.task_names), len("total"))

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from messjax.data.loaders.assemble import _check_missing
-from messjax.data.loaders.csvfile import _csv_files, _read_header
+from messjax.data.loaders.assemble import check_missing
+from messjax.data.loaders.csvfile import csv_files, read_header
 from messjax.data.loaders.messplus import COST_KINDS, load_messplus
 from messjax.data.loaders.routellm import load_routellm
-from messjax.data.loaders.routerbench import _ROUTERBENCH_BASE, load_routerbench
+from messjax.data.loaders.routerbench import ROUTERBENCH_BASE, load_routerbench
 from messjax.data.table import RoutingTable, sort_models
 from messjax.errors import ConfigError, DataError, did_you_mean
 
@@ -157,13 +157,11 @@ ZOOS: dict[str, ZooSpec] = {
 
 def detect_format(path: str | os.PathLike) -> str:
     """``"messplus"``, ``"routerbench"`` or ``"routellm"`` from the columns of a CSV/folder."""
-    first = _csv_files(path)[0]
-    header = _read_header(first)
+    first = csv_files(path)[0]
+    header = read_header(first)
     if any(h.startswith("label_") for h in header):
         return "messplus"
-    if any(h.endswith("|total_cost") for h in header) or all(
-        h in header for h in _ROUTERBENCH_BASE
-    ):
+    if any(h.endswith("|total_cost") for h in header) or all(h in header for h in ROUTERBENCH_BASE):
         return "routerbench"
     if "prompt" in header:
         return "routellm"
@@ -211,7 +209,7 @@ def load_zoo(
     """
     if cost not in COST_KINDS:
         raise ConfigError("cost", f"unknown cost {cost!r}; choose one of {', '.join(COST_KINDS)}")
-    _check_missing(missing)
+    check_missing(missing)
     key = str(name_or_path)
     if key in ZOOS or (
         isinstance(name_or_path, str) and "+" in key and all(p in ZOOS for p in key.split("+"))
