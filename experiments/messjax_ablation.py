@@ -5,6 +5,8 @@ logs with the request orders of ``messjax reproduce`` (5 seeds, paper alphas).
 
 ``--seed0 47 --variants 1`` runs the default alone on seeds 47-51 (another set of request orders
 and coins): how much of a bar's margin is seed noise (``results/messjax_seeds_47.md``).
+``--seeds 25 --pick 0,8`` runs the default and the out-of-reach hold on seeds 42-66
+(``results/messjax_hold_25.md``).
 
 Rows: the default setting, then one change each. Columns per zoo / scenario: mean cost over the
 tasks (MJ), tasks whose mean-over-seeds satisfaction is >= alpha - 0.5 pt, tasks with no seed
@@ -29,6 +31,7 @@ VARIANTS = [
     ("imputation at the posterior mean (impute_z = 0)", dict(impute_z=0.0)),
     ("V / 3 (V = 1/3)", dict(V=1.0 / 3)),
     ("3 V (V = 3)", dict(V=3.0)),
+    ("out-of-reach hold on (infeasible_cap = 2; off by default)", dict(infeasible_cap=2.0)),
 ]
 RUNS = [("llama3", "main"), ("qwen2", "main"), ("llama3", "sparse"), ("llama3", "chain")]
 
@@ -67,7 +70,20 @@ def main() -> int:
     ap.add_argument("--seed0", type=int, default=42, help="first seed (seeds seed0, seed0+1, ...)")
     ap.add_argument("--out", default="results/messjax_ablation.md")
     ap.add_argument("--variants", type=int, default=len(VARIANTS), help="first N variants")
+    ap.add_argument(
+        "--pick", default=None, help="comma-separated variant numbers instead (0 = the default)"
+    )
     args = ap.parse_args()
+    variants = VARIANTS[: args.variants]
+    if args.pick is not None:
+        try:
+            picked = [int(i) for i in args.pick.split(",")]
+        except ValueError:
+            ap.error(f"--pick: comma-separated integers, got {args.pick!r}")
+        bad = [i for i in picked if not 0 <= i < len(VARIANTS)]
+        if bad:
+            ap.error(f"--pick: no variant {bad[0]} (0..{len(VARIANTS) - 1})")
+        variants = [VARIANTS[i] for i in picked]
     seeds = list(range(args.seed0, args.seed0 + args.seeds))
     cols = {}
     tables = {}
@@ -79,7 +95,7 @@ def main() -> int:
             tables[zoo] = (table, name, table_features(table, "minilm"))
         table, name, x = tables[zoo]
         streams = [s for s, _ in paper_streams(table, name, scenario)]
-        for label, over in VARIANTS[: args.variants]:
+        for label, over in variants:
             results = run_streams(table, x, streams, seeds, over)
             if not over:  # the default: keep its per-task numbers
                 for spec, (cost, sat) in zip(streams, results, strict=True):
@@ -109,7 +125,7 @@ def main() -> int:
         "| variant | " + " | ".join(heads) + " |",
         "|---|" + "---|" * len(heads),
     ]
-    for label, _ in VARIANTS[: args.variants]:
+    for label, _ in variants:
         lines.append(f"| {label} | " + " | ".join(cols[label].get(h, "") for h in heads) + " |")
     lines += [
         "",

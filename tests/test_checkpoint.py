@@ -78,7 +78,9 @@ def test_messjax_router_keeps_its_policy_params(stream, tmp_path):
     """Every leaf round-trips, a set ``price_cap`` included (the meta lists the leaves; a
     checkpoint from before ``price_cap`` restores it at its default, off)."""
     x, labels, costs, models = stream
-    router = Router.create(list(models), D, seed=5, alpha=0.7, price_cap=10.0, margin=1.0)
+    router = Router.create(
+        list(models), D, seed=5, alpha=0.7, price_cap=10.0, margin=1.0, infeasible_cap=2.0
+    )
     for t in range(20):
         d = router.route(x[t])
         router.observe(d.id, labels[t], costs[t])
@@ -86,6 +88,7 @@ def test_messjax_router_keeps_its_policy_params(stream, tmp_path):
     restored = Router.restore(tmp_path / "r")
     assert jax.tree.map(float, restored.policy_params) == jax.tree.map(float, router.policy_params)
     assert float(restored.policy_params.price_cap) == 10.0
+    assert float(restored.policy_params.infeasible_cap) == 2.0
     assert restored.fingerprint() == router.fingerprint()
 
 

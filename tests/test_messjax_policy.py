@@ -139,3 +139,82 @@ def test_reaches_target_on_an_easy_stream():
     summary, _ = policy.run_cells(streams, _cells(streams, seeds=(1, 2, 3), alpha=0.68))
     assert np.all(summary.satisfaction >= 0.68 - 0.005)
     assert np.all(summary.served_counts[:, 2] < 0.5 * 1500)
+
+
+def _state_with(n, k, deficit, pp, hp, d=4):
+    state = policy.init_policy(jax.random.PRNGKey(0), len(n), d, hp, pp)
+    dt = state.n.dtype
+    return state.replace(
+        n=jnp.asarray(n, dt), k=jnp.asarray(k, dt), deficit=jnp.asarray(deficit, dt)
+    )
+
+
+def test_out_of_reach_holds_the_price():
+    """The price is held at infeasible_cap only while every model, with enough labels, is
+    below alpha even optimistically; a model with few labels, or one whose optimistic rate
+    reaches alpha, frees it; infeasible_cap = inf turns the hold off."""
+    hp = policy.default_hparams(alpha=0.8)
+    assert float(policy.default_policy_params().infeasible_cap) == float("inf")  # off
+    pp = policy.default_policy_params(infeasible_cap=2.0)
+    assert float(pp.infeasible_min_labels) == 20.0 and float(pp.infeasible_z) == 1.0
+    x = jnp.zeros(4)
+    prior = float(pp.prior)
+    labelled = np.array([200.0, 200.0, 200.0])
+    n = prior + labelled
+    p = np.array([0.4, 0.6, 0.7])  # the best is 0.7 +- 0.03: out of reach of 0.8
+    held = policy.decide(_state_with(n, p * n, 30.0, pp, hp), x, hp, pp)
+    assert float(held.price) == pytest.approx(2.0)
+    assert bool(policy.out_of_reach(_state_with(n, p * n, 30.0, pp, hp), hp, pp))
+    # Below the cap the price is D / V as always.
+    low = policy.decide(_state_with(n, p * n, 1.5, pp, hp), x, hp, pp)
+    assert float(low.price) == pytest.approx(1.5)
+    # A model with fewer than 20 labels is never ruled out: after 0 of 4 it may be unlucky.
+    few = n.copy()
+    few[2] = prior + 4
+    k_few = p * few
+    k_few[2] = 0.0 + prior * 0.8
+    free = policy.decide(_state_with(few, k_few, 30.0, pp, hp), x, hp, pp)
+    assert float(free.price) == pytest.approx(30.0)
+    # A model whose optimistic rate reaches alpha frees the price.
+    p_ok = np.array([0.4, 0.6, 0.78])  # 0.78 + 0.029 >= 0.8
+    ok = policy.decide(_state_with(n, p_ok * n, 30.0, pp, hp), x, hp, pp)
+    assert float(ok.price) == pytest.approx(30.0)
+    # Off: the deficit's price, unbounded.
+    off = policy.default_policy_params(infeasible_cap=float("inf"))
+    unheld = policy.decide(_state_with(n, p * n, 30.0, off, hp), x, hp, off)
+    assert float(unheld.price) == pytest.approx(30.0)
+
+
+@pytest.mark.parametrize("hard", [1000, 1500])
+def test_out_of_reach_hold_is_a_bet(hard):
+    """A stream whose first ``hard`` requests no model serves at alpha, then easy ones. With
+    a short hard segment the hold meets alpha for much less (the easy part repays the deficit
+    with the middle model); with a long one it loses the SLA, which the unheld price keeps by
+    paying for the dearest model throughout: why the hold is off by default."""
+    rng = np.random.default_rng(5)
+    T, d = 3000, 8
+    x = rng.normal(size=(T, d)).astype(np.float32) / np.sqrt(d)
+    acc = np.where(np.arange(T)[:, None] < hard, [0.3, 0.5, 0.6], [0.7, 0.9, 0.93])
+    labels = (rng.random((T, 3)) < acc).astype(np.float32)
+    costs = np.tile(np.array([50.0, 250.0, 1500.0], np.float32), (T, 1))
+    hp = policy.default_hparams(alpha=0.72)
+    cells = [
+        dict(
+            stream=0,
+            seed=s,
+            order=np.arange(T),  # the segments in a row, as in a chain
+            hp=hp,
+            pp=policy.default_policy_params(infeasible_cap=cap),
+        )
+        for cap in (2.0, float("inf"))
+        for s in (1, 2, 3)
+    ]
+    summary, _ = policy.run_cells([(x, labels, costs)], cells)
+    sat, cost = summary.satisfaction, summary.total_cost
+    held, free = slice(0, 3), slice(3, 6)
+    assert np.all(sat[free] >= 0.72 - 0.005)
+    assert cost[held].mean() < 0.8 * cost[free].mean()
+    if hard == 1000:
+        assert np.all(sat[held] >= 0.72 - 0.005)
+    else:
+        assert np.all(sat[held] < 0.72 - 0.03)

@@ -74,6 +74,9 @@ def _configs(n: int, seed: int, T: int, N: int) -> list[dict]:
             impute_z=(0.5, 0.0, 1.0)[i % 3],
             l2=(1e-3, 0.0)[i % 2],
             price_cap=(float("inf"), 2.0, 0.5)[(i // 4) % 3],
+            infeasible_cap=(2.0, float("inf"), 0.5)[(i // 2) % 3],
+            infeasible_z=(1.0, 0.0, 2.0)[i % 3],
+            infeasible_min_labels=(20.0, 0.0, 5.0)[(i // 3) % 3],
         )
         order = rng.permutation(N)[:T]
         out.append(dict(hp=hp, pp=pp, key_seed=int(rng.integers(2**31)), order=order))
@@ -158,11 +161,25 @@ def _check_parity(data, configs):
         for b, cfg in enumerate(configs):
             ref = _reference(data, cfg)
             _compare(outs, s_hat, price, summary, b, ref, f"config {b}: {cfg['hp']} {cfg['pp']}")
-    return outs
+    return outs, price
 
 
-def _check_coverage(configs, outs) -> None:
+def _held(configs, outs, price) -> bool:
+    """Whether the out-of-reach hold bound the price somewhere (price_cap off there)."""
+    for b, c in enumerate(configs):
+        if c["pp"]["price_cap"] != float("inf") or c["pp"]["infeasible_cap"] == float("inf"):
+            continue
+        before = np.concatenate([[c["pp"]["margin"]], outs.deficit[b][:-1]])
+        free = np.maximum(before, 0.0) / c["hp"]["V"]
+        if (price[b] < free - 1e-9).any():
+            assert np.allclose(price[b][price[b] < free - 1e-9], c["pp"]["infeasible_cap"])
+            return True
+    return False
+
+
+def _check_coverage(configs, outs, price) -> None:
     """The configurations exercise what they claim to."""
+    assert _held(configs, outs, price)  # the out-of-reach hold binds in some episode
     hps, pps = [c["hp"] for c in configs], [c["pp"] for c in configs]
     assert min(h["feedback_rate"] for h in hps) < 1 and max(h["c"] for h in hps) >= 1
     assert any(h["inference_cost"] > 0 for h in hps)
@@ -178,15 +195,17 @@ def _check_coverage(configs, outs) -> None:
 # ------------------------------------------------------------------------------ tests
 def test_float64_parity_synthetic(synthetic):
     configs = _configs(8, seed=11, T=500, N=len(synthetic[1]))
-    outs = _check_parity(synthetic, configs)
-    _check_coverage(configs, outs)
+    outs, price = _check_parity(synthetic, configs)
+    _check_coverage(configs, outs, price)
 
 
 @pytest.mark.data
 def test_float64_parity_real_logs(llama):
     configs = _configs(12, seed=12, T=2000, N=len(llama[1]))
-    outs = _check_parity(llama, configs)
-    _check_coverage(configs, outs)
+    for c in configs[:2]:  # a target no model of the zoo reaches: the hold must bind
+        c["hp"]["alpha"] = 0.95
+    outs, price = _check_parity(llama, configs)
+    _check_coverage(configs, outs, price)
 
 
 @pytest.mark.parametrize(

@@ -446,12 +446,14 @@ def test_policy_key_is_checked(upstreams, tmp_path):
         serve_config_from_dict(raw)  # a messjax parameter under policy: messplus
 
 
-def test_price_cap_is_checked(upstreams, tmp_path):
-    """``price_cap`` (messjax policy): a number >= 0, infinite allowed (the default, off)."""
+@pytest.mark.parametrize("key", ["price_cap", "infeasible_cap"])
+def test_price_cap_is_checked(upstreams, tmp_path, key):
+    """``price_cap`` and the out-of-reach hold's ``infeasible_cap`` (messjax policy): a number
+    >= 0, infinite allowed (the default, off)."""
     for bad in (-1, "ten", True):
-        raw = config(upstreams[0], tmp_path / "st", router={"policy": "messjax", "price_cap": bad})
-        with pytest.raises(ConfigError, match=r"router\.price_cap.*must be a number >= 0"):
+        raw = config(upstreams[0], tmp_path / "st", router={"policy": "messjax", key: bad})
+        with pytest.raises(ConfigError, match=rf"router\.{key}.*must be a number >= 0"):
             serve_config_from_dict(raw)
     for good in (10, float("inf")):
-        raw = config(upstreams[0], tmp_path / "st", router={"policy": "messjax", "price_cap": good})
+        raw = config(upstreams[0], tmp_path / "st", router={"policy": "messjax", key: good})
         serve_config_from_dict(raw)

@@ -39,8 +39,16 @@ Decide (request t, embedding x), :func:`decide`:
   4. cost estimate ``E_hat[m] = cost_sum[m] / cost_count[m]`` where ``cost_count[m] > 0``,
      else ``max`` of the known ones (1 if none); relative
      ``E_rel = E_hat / max(max_m E_hat, tiny)``.
-  5. price ``lambda = min(max(0, D) / V, price_cap)`` (V in relative-cost units; no unit
-     dependence; ``price_cap = inf`` leaves the price unbounded).
+  5. price ``lambda = min(max(0, D) / V, cap)`` (V in relative-cost units; no unit
+     dependence). The cap is ``price_cap`` (``inf``, the default: unbounded), lowered to
+     ``min(price_cap, infeasible_cap)`` while the target looks **out of reach**: every model
+     has at least ``infeasible_min_labels`` labels (``n - prior``) and even its optimistic
+     rate ``p + infeasible_z * sqrt(p (1 - p) / n)`` is below alpha. A deficit no model can
+     repay then stops raising the price (the router does not escalate to the dearest model
+     for a target none reaches), and the price is free again as soon as one model's
+     optimistic rate reaches alpha. ``infeasible_cap = inf`` (the default) turns this hold
+     off: it bets that later requests will repay the deficit more cheaply, and loses the SLA
+     when they cannot (see the README).
   6. served model ``m* = argmin_m E_rel[m] - lambda * s_hat[m]``, first index on ties.
   7. queries: on t = 1 every model is queried (bootstrap of the costs and one label each);
      otherwise with ``explore = u_explore < min(1, c / t^(1/4))`` (reported as True on
@@ -63,7 +71,7 @@ Observe (labels y[M], costs E[M]), :func:`observe`:
 Hyperparameters: from :class:`~messjax.core.types.Hyperparams` ``alpha``, ``V``, ``c``,
 ``learning_rate`` (= lr of the residual), ``feedback_rate`` (= f), ``inference_cost``; the
 policy's own leaves in :class:`PolicyParams` (prior, ts_temp, margin, impute_z, l2,
-price_cap). Every
+price_cap, infeasible_cap, infeasible_z, infeasible_min_labels). Every
 leaf is an array, so ``jax.vmap`` runs grids of them. The defaults (:data:`DEFAULT_HPARAMS`,
 :func:`default_policy_params`) are ONE setting for every task and zoo, chosen on the Llama zoo
 (see experiments/messjax_policy_dev.py and the README's ablation).
@@ -104,6 +112,11 @@ class PolicyParams:
       l2: weight decay of the residual head (per request).
       price_cap: upper bound of the price lambda (inf = unbounded): a large deficit then buys
         satisfaction only up to ``price_cap`` relative-cost units per unit of satisfaction.
+      infeasible_cap: the price's bound while the target looks out of reach (inf, the
+        default, = never held; see step 5 of the module docstring).
+      infeasible_z: optimism of that test, in posterior standard deviations.
+      infeasible_min_labels: labels a model needs before it can be judged unable to reach
+        alpha (a model after a few unlucky labels is never ruled out).
     """
 
     prior: jax.Array
@@ -112,11 +125,32 @@ class PolicyParams:
     impute_z: jax.Array
     l2: jax.Array
     price_cap: jax.Array
+    infeasible_cap: jax.Array
+    infeasible_z: jax.Array
+    infeasible_min_labels: jax.Array
 
 
-POLICY_PARAM_NAMES = ("prior", "ts_temp", "margin", "impute_z", "l2", "price_cap")
+POLICY_PARAM_NAMES = (
+    "prior",
+    "ts_temp",
+    "margin",
+    "impute_z",
+    "l2",
+    "price_cap",
+    "infeasible_cap",
+    "infeasible_z",
+    "infeasible_min_labels",
+)
 DEFAULT_POLICY = dict(
-    prior=2.0, ts_temp=0.5, margin=3.0, impute_z=1.0, l2=1e-3, price_cap=float("inf")
+    prior=2.0,
+    ts_temp=0.5,
+    margin=3.0,
+    impute_z=1.0,
+    l2=1e-3,
+    price_cap=float("inf"),
+    infeasible_cap=float("inf"),
+    infeasible_z=1.0,
+    infeasible_min_labels=20.0,
 )
 
 
@@ -208,6 +242,20 @@ def cost_estimate(state: PolicyState) -> jax.Array:
     return jnp.where(known, mean, dearest)
 
 
+def out_of_reach(state: PolicyState, hp: Hyperparams, pp: PolicyParams) -> jax.Array:
+    """True while every model, with enough labels, is below alpha even optimistically."""
+    p = state.k / state.n
+    optimistic = p + pp.infeasible_z * jnp.sqrt(p * (1.0 - p) / state.n)
+    judged = state.n - pp.prior >= pp.infeasible_min_labels
+    return jnp.all(judged & (optimistic < hp.alpha))
+
+
+def price_bound(state: PolicyState, hp: Hyperparams, pp: PolicyParams) -> jax.Array:
+    """The price's cap: ``price_cap``, and ``infeasible_cap`` while the target is out of reach."""
+    held = jnp.minimum(pp.price_cap, pp.infeasible_cap)
+    return jnp.where(out_of_reach(state, hp, pp), held, pp.price_cap)
+
+
 def decide(
     state: PolicyState, x: jax.Array, hp: Hyperparams, pp: PolicyParams, t=None
 ) -> PolicyDecision:
@@ -230,7 +278,7 @@ def decide(
     s_hat = jax.nn.sigmoid(_logit(theta) + state.W @ x)
     E_hat = cost_estimate(state)
     E_rel = E_hat / jnp.maximum(jnp.max(E_hat), jnp.finfo(dt).tiny)
-    price = jnp.minimum(jnp.maximum(state.deficit, 0.0) / hp.V, pp.price_cap)
+    price = jnp.minimum(jnp.maximum(state.deficit, 0.0) / hp.V, price_bound(state, hp, pp))
     model = jnp.argmin(E_rel - price * s_hat).astype(jnp.int32)
     served = jnp.arange(M) == model
     uncertainty = jnp.where(served, -1.0, p * (1.0 - p) / state.n)

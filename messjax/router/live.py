@@ -114,7 +114,8 @@ class Router:
 
         ``hparams`` as in :func:`messjax.core.types.make_hparams`; for ``messjax`` unset ones
         take :data:`messjax.core.policy.DEFAULT_HPARAMS` and the policy's own
-        (``prior``, ``ts_temp``, ``margin``, ``impute_z``, ``l2``, ``price_cap``) may be given too.
+        (``prior``, ``ts_temp``, ``margin``, ``impute_z``, ``l2``, ``price_cap``,
+        ``infeasible_cap``, ``infeasible_z``, ``infeasible_min_labels``) may be given too.
         """
         config = EngineConfig(num_models=len(models), feature_dim=feature_dim, head=head)
         hp, pp = _policy(policy, config).make_params(dict(hparams))
