@@ -93,6 +93,8 @@ from messjax.core.step import explore_prob, request_randomness
 from messjax.core.sweep import chunk_bounds, concat_cells
 from messjax.core.types import Hyperparams, float_dtype, make_hparams
 
+#: passes of the residual over a warm start's history (:func:`warm_start`)
+WARM_EPOCHS = 3
 #: clip of the Thompson draws before the logit
 THETA_EPS = 1e-6
 #: messjax's settings of the shared hyperparameters (V unit-free; lr of the residual head)
@@ -297,6 +299,53 @@ def decide(
     )
 
 
+def residual_step(W, p, x, labels, obs, lr, l2):
+    """Step 10: one SGD step of the residual on the observed labels (decay on every call)."""
+    r = jax.nn.sigmoid(_logit(jnp.clip(p, THETA_EPS, 1 - THETA_EPS)) + W @ x)
+    g = jnp.where(obs, r - labels, 0.0)
+    return W - lr * (jnp.outer(g, x) + l2 * W)
+
+
+def warm_start(
+    state: PolicyState,
+    x: jax.Array,
+    labels: jax.Array,
+    costs: jax.Array,
+    mask: jax.Array,
+    hp: Hyperparams,
+    pp: PolicyParams,
+    epochs: int = WARM_EPOCHS,
+) -> PolicyState:
+    """Start from labelled history answered by every model (a training split of the stream).
+
+    Rows ``x [N, d]``, ``labels [N, M]``, ``costs [N, M]`` with ``mask [N]`` (False = padding):
+    the labels and costs are counted once (``n += 1``, ``k += y``, ``cost_sum += E``,
+    ``cost_count += 1`` per row and model), then the residual takes ``epochs`` passes of
+    :func:`residual_step` over the rows in order, every model observed, at the base rates
+    ``p = k / n`` after the counts. The deficits and ``t`` are untouched: history counts
+    toward no SLA, and the coins of request t stay those of a cold start.
+    """
+    w = mask.astype(state.n.dtype)
+    n = state.n + jnp.sum(w)
+    k = state.k + w @ labels
+    p = k / n
+
+    def one(W, row):
+        xi, yi, mi = row
+        W_new = residual_step(W, p, xi, yi, jnp.ones_like(yi, bool), hp.learning_rate, pp.l2)
+        return jnp.where(mi, W_new, W), None
+
+    rows = (jnp.tile(x, (epochs, 1)), jnp.tile(labels, (epochs, 1)), jnp.tile(mask, epochs))
+    W, _ = jax.lax.scan(one, state.W, rows)
+    return state.replace(
+        n=n,
+        k=k,
+        W=W,
+        cost_sum=state.cost_sum + w @ costs,
+        cost_count=state.cost_count + jnp.sum(w),
+    )
+
+
 def observe(
     state: PolicyState,
     decision: PolicyDecision,
@@ -314,9 +363,7 @@ def observe(
     imputed = p[m] - pp.impute_z * jnp.sqrt(p[m] * (1.0 - p[m]) / state.n[m])
     deficit = state.deficit + hp.alpha - jnp.where(feedback, s, imputed)
     obs = queried & feedback
-    r = jax.nn.sigmoid(_logit(jnp.clip(p, THETA_EPS, 1 - THETA_EPS)) + state.W @ x)
-    g = jnp.where(obs, r - labels, 0.0)
-    W = state.W - hp.learning_rate * (jnp.outer(g, x) + pp.l2 * state.W)
+    W = residual_step(state.W, p, x, labels, obs, hp.learning_rate, pp.l2)
     new = PolicyState(
         n=state.n + obs,
         k=state.k + jnp.where(obs, labels, 0.0),
@@ -363,15 +410,25 @@ def add_totals(totals: Totals, out: PolicyOutput, alpha) -> Totals:
 
 
 def run_indexed(
-    x, labels, costs, mask, order, hp: Hyperparams, pp: PolicyParams, key, trace_every: int = 0
+    x,
+    labels,
+    costs,
+    mask,
+    order,
+    hp: Hyperparams,
+    pp: PolicyParams,
+    key,
+    trace_every: int = 0,
+    warm_order=None,
 ):
     """The messjax policy over the rows ``order`` of a table (generic ``lax.scan``).
 
     Request t is row ``order[t]`` of ``x``, ``labels``, ``costs``; rows whose ``mask`` is False
     (padding) leave the state untouched. Rows are gathered inside the scan, so a vmapped grid
-    never materialises a [cells, T, d] copy of the embeddings. Returns ``(Summary, trace)``
-    like :func:`messjax.core.episode.run_episode`; ``final_queue`` is the signed deficit D and
-    ``final_ideal_queue`` the realised deficit D*.
+    never materialises a [cells, T, d] copy of the embeddings. ``warm_order`` (optional): rows
+    of the same arrays the policy starts from (:func:`warm_start`; padding masked). Returns
+    ``(Summary, trace)`` like :func:`messjax.core.episode.run_episode`; ``final_queue`` is the
+    signed deficit D and ``final_ideal_queue`` the realised deficit D*.
     """
     M, d = labels.shape[1], x.shape[1]
 
@@ -380,7 +437,11 @@ def run_indexed(
         state, out = step(state, x[row], labels[row], costs[row], hp, pp)
         return (state, add_totals(totals, out, hp.alpha)), None
 
-    carry = (init_policy(key, M, d, hp, pp), Totals.zeros(M))
+    state = init_policy(key, M, d, hp, pp)
+    if warm_order is not None:
+        w = warm_order
+        state = warm_start(state, x[w], labels[w], costs[w], mask[w], hp, pp)
+    carry = (state, Totals.zeros(M))
     (_, totals), trace = scan_stream(body, carry, order, mask[order], trace_every)
     trace = None if trace is None else trace[1]
     return Summary.from_totals(totals, hp.alpha), trace
@@ -395,11 +456,11 @@ def run_episode(stream: Stream, hp: Hyperparams, pp: PolicyParams, key, trace_ev
 
 
 @functools.partial(jax.jit, static_argnames=("trace_every",))
-def _batch(x, labels, costs, mask, orders, hp, pp, keys, trace_every=0):
-    def one(order, hp, pp, key):
-        return run_indexed(x, labels, costs, mask, order, hp, pp, key, trace_every)
+def _batch(x, labels, costs, mask, orders, hp, pp, keys, trace_every=0, warm_orders=None):
+    def one(order, hp, pp, key, warm_order):
+        return run_indexed(x, labels, costs, mask, order, hp, pp, key, trace_every, warm_order)
 
-    return jax.vmap(one)(orders, hp, pp, keys)
+    return jax.vmap(one)(orders, hp, pp, keys, warm_orders)
 
 
 def run_cells(
@@ -412,7 +473,9 @@ def run_cells(
     """Run the messjax policy on many (stream, seed, order, hyperparameters) cells at once.
 
     Args:
-      streams: list of ``(x [T_i, d], labels [T_i, M], costs [T_i, M])``.
+      streams: list of ``(x [T_i, d], labels [T_i, M], costs [T_i, M])``, or of
+        ``(x, labels, costs, (x_w, labels_w, costs_w))`` whose last item is labelled history
+        every cell of that stream starts from (:func:`warm_start`: a training split).
       cells: dicts with ``stream`` (index), ``seed``, ``order`` (a permutation of that
         stream's rows), ``hp`` (:class:`Hyperparams` of scalars) and ``pp``
         (:class:`PolicyParams` of scalars).
@@ -423,18 +486,37 @@ def run_cells(
     """
     fdt = float_dtype()
     lengths = [np.asarray(s[0]).shape[0] for s in streams]
+    warms = [s[3] if len(s) > 3 and s[3] is not None else None for s in streams]
+    warm_lengths = [0 if w is None else np.asarray(w[0]).shape[0] for w in warms]
+    # rows: each stream's requests, then every stream's warm-start history, then one pad row
     offsets = np.cumsum([0, *lengths[:-1]])
-    pad_row = int(sum(lengths))
+    warm_offsets = sum(lengths) + np.cumsum([0, *warm_lengths[:-1]])
+    pad_row = int(sum(lengths) + sum(warm_lengths))
     T = max(lengths)
     if trace_every > 0:
         T = -(-T // trace_every) * trace_every
 
     def stack(i):
         rows = [np.asarray(s[i]) for s in streams]
+        rows += [np.asarray(w[i]) for w in warms if w is not None]
         return jnp.asarray(np.concatenate([*rows, np.zeros((1, *rows[0].shape[1:]))]), fdt)
 
     x, labels, costs = stack(0), stack(1), stack(2)
     mask = jnp.asarray(np.arange(pad_row + 1) < pad_row)
+    warm_orders = None
+    if any(warm_lengths):
+        W_len = max(warm_lengths)
+        warm_orders = np.stack(
+            [
+                np.concatenate(
+                    [
+                        warm_offsets[c["stream"]] + np.arange(warm_lengths[c["stream"]]),
+                        np.full(W_len - warm_lengths[c["stream"]], pad_row),
+                    ]
+                )
+                for c in cells
+            ]
+        )
     orders = np.stack(
         [
             np.concatenate(
@@ -467,6 +549,7 @@ def run_cells(
             jax.tree.map(take, pp),
             keys[pad],
             trace_every=trace_every,
+            warm_orders=None if warm_orders is None else jnp.asarray(warm_orders[pad]),
         )
         keep = len(idx)
         parts.append(jax.tree.map(lambda a, keep=keep: np.asarray(a)[:keep], out))

@@ -24,6 +24,11 @@ code, only its random numbers. Per request t = 1..T (models m = 0..M-1, cheapest
    ``W <- W - lr ((r - y) x^T on observed rows + l2 W)`` (the decay on every request);
    ``n += 1``, ``k += y``; costs: ``cost_sum += E``, ``cost_count += 1`` on queried models.
 
+Warm start (``warm=(x_w, labels_w, costs_w)``, a training split every model answered): before
+request 1, ``n += N``, ``k += sum_i y_i``, ``cost_sum += sum_i E_i``, ``cost_count += N``; then
+``warm_epochs`` passes over the rows in order of ``W <- W - lr ((r - y_i) x_i^T + l2 W)`` with
+``r = sigmoid(logit(clip(p)) + W x_i)`` and ``p = k / n`` after the counts. D, D* and t stay.
+
 Randomness. The uniforms and the Thompson keys ``k_ts`` come from JAX up front (batched over
 t, :func:`draw_policy_coins`): the engine's own numbers. The Beta draw depends on the state, so
 it cannot be drawn up front: with ``beta="jax"`` (the default, what parity needs) each request
@@ -159,6 +164,8 @@ def reference_policy_episode(
     coins: PolicyCoins | None = None,
     beta: str = "jax",
     beta_seed: int = 0,
+    warm=None,
+    warm_epochs: int = policy.WARM_EPOCHS,
 ) -> dict:
     """The messjax policy over one stream, one request at a time, in NumPy float64.
 
@@ -173,6 +180,8 @@ def reference_policy_episode(
       coins: from :func:`draw_policy_coins` (drawn here if ``None``).
       beta: ``"jax"`` (the engine's Thompson draws; parity) or ``"numpy"`` (NumPy's sampler
         seeded with ``beta_seed``; timing).
+      warm: ``(x_w [N, d], labels_w [N, M], costs_w [N, M])`` labelled history to start from
+        (see the module docstring), or ``None``; ``warm_epochs`` passes of the residual.
 
     Returns:
       A dict of per-request arrays ``model`` [T] int32, ``queried`` [T, M] bool, ``explore``,
@@ -207,6 +216,17 @@ def reference_policy_episode(
     cost_count = np.zeros(M, dtype)
     D = q["margin"]
     D_real = 0.0
+    if warm is not None:
+        xw, yw, ew = (np.asarray(a, dtype) for a in warm)
+        n = n + len(yw)
+        k = k + yw.sum(0)
+        cost_sum = cost_sum + ew.sum(0)
+        cost_count = cost_count + len(yw)
+        logit_p = _logit(np.clip(k / n, EPS, 1.0 - EPS))
+        for _ in range(warm_epochs):
+            for xi, yi in zip(xw, yw, strict=True):
+                r = _sigmoid(logit_p + W @ xi)
+                W = W - lr * (np.outer(r - yi, xi) + l2 * W)
 
     # outputs
     model = np.empty(T, np.int32)
