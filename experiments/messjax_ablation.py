@@ -37,7 +37,9 @@ RUNS = [("llama3", "main"), ("qwen2", "main"), ("llama3", "sparse"), ("llama3", 
 
 
 def run_streams(table, x, streams, seeds, overrides):
-    """The policy on every stream and seed in one vmapped call: [(cost[S], sat[S]), ...]."""
+    """The policy on every stream and seed in one vmapped call: [(cost[S], sat[S]), ...]
+    (warm-started from the training rows when they are a split of the stream, as in
+    ``messjax evaluate``)."""
     from messjax.core import policy
 
     pp = policy.default_policy_params(
@@ -46,8 +48,12 @@ def run_streams(table, x, streams, seeds, overrides):
     hp_over = {k: v for k, v in overrides.items() if k not in policy.POLICY_PARAM_NAMES}
     data, cells = [], []
     for i, spec in enumerate(streams):
+        warm = None
+        if spec.train_is_split:  # as messjax evaluate: start from the training split's labels
+            t = spec.train_index
+            warm = (x[t], table.labels[t], table.costs[t])
         data.append(
-            (x[spec.test_index], table.labels[spec.test_index], table.costs[spec.test_index])
+            (x[spec.test_index], table.labels[spec.test_index], table.costs[spec.test_index], warm)
         )
         hp = policy.default_hparams(alpha=spec.alpha, feedback_rate=spec.feedback_rate, **hp_over)
         for s, order in spec.orders(seeds).items():

@@ -253,11 +253,12 @@ def test_build_streams_training_data():
     table = synthetic_zoo("llama3", num_requests=20)  # 8 tasks
     two = ["arc_challenge", "boolq"]
     ((mixed, label),) = E.build_streams(table, two, E.Alphas(0.6), "mixed", "z")
-    assert label == "other tasks" and len(mixed.test_index) == 40
+    assert label == "other tasks" and len(mixed.test_index) == 40 and not mixed.train_is_split
     assert set(table.tasks[mixed.train_index]).isdisjoint(two)
     assert len(mixed.train_index) == len(table) - 40
     ((whole, label),) = E.build_streams(table, table.task_names, E.Alphas(0.6), "mixed", "z")
     assert label.startswith("split (25%") and len(whole.test_index) == 160 - 40
+    assert whole.train_is_split  # messjax starts from these labels
     assert set(whole.test_index).isdisjoint(whole.train_index)
     per_task = E.build_streams(table, two, E.Alphas(0.6, {"boolq": 0.8}), "tasks", "z")
     assert [(s.name, s.alpha, lab) for s, lab in per_task] == [
@@ -267,8 +268,47 @@ def test_build_streams_training_data():
     one = table.select_task("piqa")
     ((s, label),) = E.build_streams(one, ["piqa"], E.Alphas(0.7), "tasks", "z", train_fraction=0.5)
     assert label.startswith("split (50%") and len(s.test_index) == len(s.train_index) == 10
+    assert s.train_is_split and not any(p.train_is_split for p, _ in per_task)
     ((chain, label),) = E.build_streams(table, two, E.Alphas(0.6, {"boolq": 0.8}), "chain", "z")
     assert (chain.name, chain.segments, label) == ("arc_challenge+boolq", [20, 20], "other tasks")
     assert chain.alpha == pytest.approx(0.7) and len(chain.train_index) == len(table) - 40
     with pytest.raises(ConfigError, match="leaves the offline routers no task"):
         E.build_streams(table, table.task_names, E.Alphas(0.6), "chain", "z")
+
+
+def test_messjax_warm_starts_on_a_split_stream_only():
+    """On a one-task zoo (training rows = a split of the stream) messjax starts from the
+    training labels: its episodes equal run_cells with the history, and differ from a cold
+    start; on a leave-one-task-out stream it starts cold."""
+    from messjax.core import policy
+    from messjax.runs.evaluate import run_messjax
+
+    table = synthetic_zoo("llama3", num_requests=200)
+    one = table.select_task("piqa")
+    x = table_features(one, "hash")
+    ((spec, _),) = E.build_streams(one, ["piqa"], E.Alphas(0.75), "tasks", "z")
+    seeds = [1, 2]
+    got = run_messjax(one, x, spec, seeds)
+    test, train = one.take(spec.test_index), one.take(spec.train_index)
+    hp = policy.default_hparams(alpha=0.75)
+    cells = [
+        dict(stream=0, seed=s, order=o, hp=hp, pp=policy.default_policy_params())
+        for s, o in spec.orders(seeds).items()
+    ]
+    warm = (x[spec.train_index], train.labels, train.costs)
+    want, _ = policy.run_cells([(x[spec.test_index], test.labels, test.costs, warm)], cells)
+    cold, _ = policy.run_cells([(x[spec.test_index], test.labels, test.costs)], cells)
+    np.testing.assert_array_equal(got.summary.served_counts, want.served_counts)
+    np.testing.assert_array_equal(got.summary.total_cost, want.total_cost)
+    assert (np.asarray(want.served_counts) != np.asarray(cold.served_counts)).any()
+    xs = table_features(table, "hash")
+    loto = E.build_streams(table, ["piqa"], E.Alphas(0.75), "tasks", "z")[0][0]
+    assert not loto.train_is_split
+    got = run_messjax(table, xs, loto, seeds)
+    test = table.take(loto.test_index)
+    loto_cells = [
+        dict(stream=0, seed=s, order=o, hp=hp, pp=policy.default_policy_params())
+        for s, o in loto.orders(seeds).items()
+    ]
+    cold, _ = policy.run_cells([(xs[loto.test_index], test.labels, test.costs)], loto_cells)
+    np.testing.assert_array_equal(got.summary.served_counts, cold.served_counts)

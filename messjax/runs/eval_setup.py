@@ -228,6 +228,9 @@ class StreamSpec:
     segments: list[int] = dataclasses.field(default_factory=list)  # segment lengths, else [T]
     momentum: float = 0.9
     sparse_training: str = "feedback_only"
+    #: the training rows are a split of this very stream (one task, or a mixed stream with no
+    #: other task): the messjax policy starts from their labels, as the offline routers do
+    train_is_split: bool = False
 
     def orders(self, seeds: Sequence[int]) -> dict[int, np.ndarray]:
         """Per seed: each segment shuffled with the seed (one segment = the sweep's order)."""
@@ -274,10 +277,10 @@ def build_streams(
         perm = permutation(len(rows), split_seed)
         return np.sort(rows[perm[n_train:]]), np.sort(rows[perm[:n_train]])
 
-    def spec(name, test, train, alpha, preset, segments) -> StreamSpec:
+    def spec(name, test, train, alpha, preset, segments, is_split=False) -> StreamSpec:
         epochs, lr, momentum = predictor_preset(preset)
         return StreamSpec(
-            name, test, train, alpha, epochs, lr, feedback_rate, segments, momentum, rule
+            name, test, train, alpha, epochs, lr, feedback_rate, segments, momentum, rule, is_split
         )
 
     split_label = f"split ({train_fraction:.0%} of the stream trains, seed {split_seed})"
@@ -308,7 +311,8 @@ def build_streams(
             test, train, label = rows, others, "other tasks"
         else:
             (test, train), label = split(rows), split_label
-        return [(spec(MIXED, test, train, alpha, MIXED, [len(test)]), label)]
+        is_split = not len(others)
+        return [(spec(MIXED, test, train, alpha, MIXED, [len(test)], is_split), label)]
     per_task = alphas.for_tasks(tasks, zoo_tasks, zoo)
     specs = []
     for t in tasks:
@@ -317,7 +321,8 @@ def build_streams(
             test, train, label = rows, np.flatnonzero(table.tasks != t), "leave-one-task-out"
         else:
             (test, train), label = split(rows), split_label
-        specs.append((spec(t, test, train, per_task[t], t, [len(test)]), label))
+        is_split = len(zoo_tasks) == 1
+        specs.append((spec(t, test, train, per_task[t], t, [len(test)], is_split), label))
     return specs
 
 

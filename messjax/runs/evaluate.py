@@ -120,7 +120,9 @@ def run_messplus(
 def run_messjax(table, x, spec: StreamSpec, seeds, **overrides) -> MethodResult:
     """messjax's own policy (:mod:`messjax.core.policy`, its one default setting) on one
     stream, same request orders as every other method; ``overrides`` set policy or shared
-    hyperparameters (the ablation)."""
+    hyperparameters (the ablation). When the stream's training rows are a split of it
+    (``spec.train_is_split``) the policy starts from their labels (:func:`policy.warm_start`),
+    the data the offline routers learn from."""
     pp_keys = {k: v for k, v in overrides.items() if k in policy.POLICY_PARAM_NAMES}
     hp_keys = {k: v for k, v in overrides.items() if k not in policy.POLICY_PARAM_NAMES}
     test = table.take(spec.test_index)
@@ -128,7 +130,11 @@ def run_messjax(table, x, spec: StreamSpec, seeds, **overrides) -> MethodResult:
     pp = policy.default_policy_params(**pp_keys)
     orders = spec.orders(seeds)
     cells = [dict(stream=0, seed=int(s), order=orders[int(s)], hp=hp, pp=pp) for s in seeds]
-    summary, _ = policy.run_cells([(x[spec.test_index], test.labels, test.costs)], cells)
+    warm = None
+    if spec.train_is_split:
+        train = table.take(spec.train_index)
+        warm = (x[spec.train_index], train.labels, train.costs)
+    summary, _ = policy.run_cells([(x[spec.test_index], test.labels, test.costs, warm)], cells)
     return MethodResult("messjax", float(spec.alpha), np.asarray(seeds), summary)
 
 
