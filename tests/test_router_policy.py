@@ -260,3 +260,41 @@ def test_validation_refuses_nan(stream):
     assert router.fingerprint() == fp and router.in_flight == 1
     router.observe(d.id, np.ones(n), np.ones(n))
     assert np.isfinite(router.virtual_queue)
+
+
+def test_warm_started_router_replays_run_cells_with_history(stream):
+    """A router warm-started on history every model answered decides like ``run_cells`` with
+    that history as the stream's fourth item; a warm start after the first request, on a
+    messplus router, or with bad history is refused, naming the problem."""
+    x, labels, costs, models = stream
+    hist, live = slice(0, 40), slice(40, None)
+    router = make_router(models)
+    router.warm_start(x[hist], labels[hist], costs[hist])
+    chosen = []
+    for t in range(40, len(x)):
+        d = router.route(x[t])
+        chosen.append(d.model_index)
+        router.observe(d.id, labels[t], costs[t])
+    cell = dict(
+        stream=0,
+        seed=SEED,
+        order=np.arange(len(x) - 40),
+        hp=router.hparams,
+        pp=router.policy_params,
+    )
+    warm = (x[hist], labels[hist], costs[hist])
+    summary, _ = mj.run_cells([(x[live], labels[live], costs[live], warm)], [cell])
+    served = np.bincount(chosen, minlength=len(models))
+    np.testing.assert_array_equal(np.asarray(summary.served_counts)[0], served)
+    with pytest.raises(MessjaxError, match="before its first request"):
+        router.warm_start(x[hist], labels[hist], costs[hist])
+    with pytest.raises(MessjaxError, match="before its first request"):
+        make_router(models, policy="messplus").warm_start(x[hist], labels[hist], costs[hist])
+    fresh = make_router(models)
+    with pytest.raises(MessjaxError, match=r"labels have shape \(40, 2\)"):
+        fresh.warm_start(x[hist], labels[hist, :2], costs[hist])
+    bad = labels[hist].copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(MessjaxError, match="NaN"):
+        fresh.warm_start(x[hist], bad, costs[hist])
+    assert fresh.num_observed == 0 and fresh.routed == 0  # nothing was half-applied

@@ -176,6 +176,16 @@ class Router:
 
     _embed = embed  # the name used before tickets
 
+    def warm_start(self, requests, labels, costs) -> None:
+        """messjax policy, before the first request: start from history every model answered
+        (texts or embeddings; ``labels``, ``costs`` ``[N, M]``), as :func:`policy.warm_start`."""
+        with self.lock:
+            if self.policy != "messjax" or self.routed or self._tickets:
+                raise MessjaxError("warm_start needs a messjax router before its first request")
+            xs = self.embed_batch(requests)
+            hp, pp = self.hparams, self.policy_params
+            self.state = self._policy.warm(self.state, xs, labels, costs, hp, pp, self.models)
+
     def _needs_costs(self, costs) -> None:
         if self.policy != "messplus":  # messjax estimates costs from what it observed
             return

@@ -21,6 +21,7 @@ from messjax.core.types import (
     float_dtype,
     make_hparams,
 )
+from messjax.data.table import validate_arrays
 from messjax.errors import MessjaxError
 from messjax.router.tickets import Ticket
 
@@ -172,6 +173,20 @@ class _MessjaxPolicy:
 
     def num_observed(self, state) -> int:
         return int(state.t)
+
+    def warm(self, state, xs, labels, costs, hp, pp, models):
+        """:func:`messjax.core.policy.warm_start` on checked history ``[N, M]``."""
+        M = self.config.num_models
+        labels, costs = (np.asarray(a, np.float64) for a in (labels, costs))
+        for name, a in (("labels", labels), ("costs", costs)):
+            if a.shape != (len(xs), M):
+                raise MessjaxError(
+                    f"warm start: {name} have shape {a.shape}, expected {(len(xs), M)}"
+                )
+        validate_arrays(labels, costs, models, source="warm start history")
+        dt = float_dtype()
+        args = (jnp.asarray(a, dt) for a in (xs, labels, costs))
+        return mj_policy.warm_start(state, *args, jnp.ones(len(xs), bool), hp, pp)
 
     def queues(self, state) -> tuple[float, float]:
         return float(state.deficit), float(state.realised_deficit)
