@@ -68,6 +68,12 @@ Observe (labels y[M], costs E[M]), :func:`observe`:
   11. posteriors: ``n <- n + obs``, ``k <- k + obs * y``; costs: ``cost_sum += queried * E``,
       ``cost_count += queried`` (costs are seen whether or not satisfaction feedback comes).
 
+Warm start (:func:`warm_start`, optional, before request 1): labelled history every model
+answered (a training split of the stream, a router's own logs) is counted into ``n``, ``k`` and
+the cost sums once, and the residual takes ``WARM_EPOCHS`` passes over it at the resulting base
+rates; ``D``, ``D*`` and ``t`` stay as in a cold start. ``messjax evaluate`` warm-starts on
+split streams; :meth:`messjax.router.Router.warm_start` does it for a live router.
+
 Hyperparameters: from :class:`~messjax.core.types.Hyperparams` ``alpha``, ``V``, ``c``,
 ``learning_rate`` (= lr of the residual), ``feedback_rate`` (= f), ``inference_cost``; the
 policy's own leaves in :class:`PolicyParams` (prior, ts_temp, margin, impute_z, l2,
