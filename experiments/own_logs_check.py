@@ -1,7 +1,7 @@
 """messjax on an 11-model RouterBench-style export (issue 13's bar), over several seed sets.
 
     python experiments/own_logs_check.py [--seed-sets 4] [--alphas 0.6,0.7] \
-        [--out results/own_logs_check.md]
+        [--file-seed 0] [--out results/own_logs_check.md]
 
 The file is the one the tests build (``tests/own_logs.py``): 400 requests of one task written
 as pandas writes RouterBench (index column, list-literal prompts, ids with ``/``, dollar
@@ -28,11 +28,11 @@ from messjax.fileio import atomic_write_text
 EMPTY = ((5, "claude-v1"), (17, "gpt-4-1106-preview"))
 
 
-def build_file(folder: Path) -> Path:
+def build_file(folder: Path, seed: int = 0) -> Path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from own_logs import routerbench_csv
 
-    return routerbench_csv(folder / "routerbench_style.csv", 400, empty=EMPTY)
+    return routerbench_csv(folder / "routerbench_style.csv", 400, empty=EMPTY, seed=seed)
 
 
 def main() -> int:
@@ -47,11 +47,14 @@ def main() -> int:
     ap.add_argument("--seed-sets", type=int, default=4, help="sets of 3 seeds from 42 on")
     ap.add_argument("--alphas", default="0.6,0.7")
     ap.add_argument("--out", default="results/own_logs_check.md")
+    ap.add_argument(
+        "--file-seed", type=int, default=0, help="another draw of the file (0: the tests' file)"
+    )
     args = ap.parse_args()
     alphas = [float(a) for a in args.alphas.split(",")]
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        path = build_file(Path(tmp))
+        path = build_file(Path(tmp), args.file_seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the drop note: 2 rows, known
             table = load_zoo(path, missing="drop")
@@ -81,7 +84,9 @@ def main() -> int:
                 rows.append((alpha, f"{seeds[3 * i]}-{seeds[3 * i + 2]}", sat[part], rel[part]))
             rows.append((alpha, f"{seeds[0]}-{seeds[-1]} pooled", sat, rel))
     lines = [
-        "# messjax on an 11-model RouterBench-style file (`experiments/own_logs_check.py`)",
+        "# messjax on an 11-model RouterBench-style file"
+        + (f" (draw {args.file_seed} of the file)" if args.file_seed else "")
+        + " (`experiments/own_logs_check.py`)",
         "",
         f"{len(spec.test_index)} test requests, one task, dollar costs; messjax default, hashed "
         "features. Bar (issue 13): within 1 pt of alpha at < 0.25 x the cost of the most "
