@@ -92,6 +92,30 @@ def test_messjax_router_keeps_its_policy_params(stream, tmp_path):
     assert restored.fingerprint() == router.fingerprint()
 
 
+def test_checkpoint_from_before_the_hold_restores_it_off(stream, tmp_path, monkeypatch):
+    """A checkpoint saved before the out-of-reach hold existed (its meta lists the 6 earlier
+    leaves) restores with the hold off (infeasible_cap = inf) and the other leaves kept."""
+    from messjax.router import checkpoint as ckpt
+
+    x, labels, costs, models = stream
+    router = Router.create(list(models), D, seed=5, alpha=0.7, margin=1.0, price_cap=7.0)
+    for t in range(5):
+        d = router.route(x[t])
+        router.observe(d.id, labels[t], costs[t])
+    old = ("prior", "ts_temp", "margin", "impute_z", "l2", "price_cap")
+    monkeypatch.setattr(ckpt, "POLICY_PARAM_NAMES", old)
+    full = router.policy_params
+    router.policy_params = {k: getattr(full, k) for k in old}  # what an old router saved
+    router.save(tmp_path / "r")
+    router.policy_params = full
+    monkeypatch.undo()
+    restored = Router.restore(tmp_path / "r")
+    pp = restored.policy_params
+    assert float(pp.infeasible_cap) == float("inf")
+    assert float(pp.margin) == 1.0 and float(pp.price_cap) == 7.0
+    assert restored.fingerprint() == router.fingerprint()
+
+
 def test_save_between_route_and_observe_keeps_the_ticket(stream, tmp_path):
     x, labels, costs, models = stream
     router = make_router(models)

@@ -218,3 +218,24 @@ def test_out_of_reach_hold_is_a_bet(hard):
         assert np.all(sat[held] >= 0.72 - 0.005)
     else:
         assert np.all(sat[held] < 0.72 - 0.03)
+
+
+def test_warm_start_counts_history_once_and_skips_the_bootstrap():
+    """warm_start adds the history's labels and costs to the counts once, leaves the deficits
+    and t, trains the residual; request 1 then queries no more than an exploration would."""
+    x, labels, costs = _stream(T=60, seed=4)
+    hp = policy.default_hparams(alpha=0.7, c=1e-9)
+    pp = policy.default_policy_params()
+    cold = policy.init_policy(jax.random.PRNGKey(0), 3, x.shape[1], hp, pp)
+    warm = policy.warm_start(cold, x, labels, costs, jnp.ones(60, bool), hp, pp)
+    np.testing.assert_allclose(warm.n, cold.n + 60)
+    np.testing.assert_allclose(warm.k, cold.k + labels.sum(0), rtol=1e-6)
+    np.testing.assert_allclose(warm.cost_sum, costs.sum(0), rtol=1e-6)
+    np.testing.assert_allclose(warm.cost_count, 60)
+    assert float(warm.deficit) == float(cold.deficit) and int(warm.t) == 0
+    assert float(jnp.abs(warm.W).sum()) > 0
+    half = policy.warm_start(cold, x, labels, costs, jnp.arange(60) < 30, hp, pp)
+    np.testing.assert_allclose(half.n, cold.n + 30)  # masked rows count for nothing
+    assert bool(policy.decide(cold, x[0], hp, pp).queried.all())  # cold: bootstrap
+    dec = policy.decide(warm, x[0], hp, pp)
+    assert int(dec.queried.sum()) == 1 and not bool(dec.explore)  # warm: costs known

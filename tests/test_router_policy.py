@@ -291,10 +291,15 @@ def test_warm_started_router_replays_run_cells_with_history(stream):
     with pytest.raises(MessjaxError, match="before its first request"):
         make_router(models, policy="messplus").warm_start(x[hist], labels[hist], costs[hist])
     fresh = make_router(models)
+    before = fresh.fingerprint()
     with pytest.raises(MessjaxError, match=r"labels have shape \(40, 2\)"):
         fresh.warm_start(x[hist], labels[hist, :2], costs[hist])
     bad = labels[hist].copy()
     bad[3, 1] = np.nan
     with pytest.raises(MessjaxError, match="NaN"):
         fresh.warm_start(x[hist], bad, costs[hist])
-    assert fresh.num_observed == 0 and fresh.routed == 0  # nothing was half-applied
+    assert fresh.fingerprint() == before  # nothing was half-applied
+    fresh.warm_start(x[hist], labels[hist], costs[hist])
+    assert fresh.fingerprint() != before
+    with pytest.raises(MessjaxError, match="already warm-started"):
+        fresh.warm_start(x[hist], labels[hist], costs[hist])

@@ -450,7 +450,7 @@ def test_policy_key_is_checked(upstreams, tmp_path):
 def test_price_cap_is_checked(upstreams, tmp_path, key):
     """``price_cap`` and the out-of-reach hold's ``infeasible_cap`` (messjax policy): a number
     >= 0, infinite allowed (the default, off)."""
-    for bad in (-1, "ten", True):
+    for bad in (-1, "ten", True, float("nan")):
         raw = config(upstreams[0], tmp_path / "st", router={"policy": "messjax", key: bad})
         with pytest.raises(ConfigError, match=rf"router\.{key}.*must be a number >= 0"):
             serve_config_from_dict(raw)

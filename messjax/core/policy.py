@@ -50,11 +50,12 @@ Decide (request t, embedding x), :func:`decide`:
      off: it bets that later requests will repay the deficit more cheaply, and loses the SLA
      when they cannot (see the README).
   6. served model ``m* = argmin_m E_rel[m] - lambda * s_hat[m]``, first index on ties.
-  7. queries: on t = 1 every model is queried (bootstrap of the costs and one label each);
-     otherwise with ``explore = u_explore < min(1, c / t^(1/4))`` (reported as True on
-     t = 1 whatever the coin) one extra model
-     ``e = argmax_{m != m*} p[m] (1 - p[m]) / n[m]`` (first index on ties) is queried too.
-     ``queried = onehot(m*) | explore * onehot(e) | (t == 1)``; ``feedback = u_feedback < f``.
+  7. queries: on t = 1 every model is queried (``boot``: bootstrap of the costs and one label
+     each), unless every model's cost is already known (a warm start); otherwise with
+     ``explore = u_explore < min(1, c / t^(1/4))`` (reported as True on a bootstrap whatever
+     the coin) one extra model ``e = argmax_{m != m*} p[m] (1 - p[m]) / n[m]`` (first index
+     on ties) is queried too. ``boot = (t == 1) & any(cost_count == 0)``;
+     ``queried = onehot(m*) | explore * onehot(e) | boot``; ``feedback = u_feedback < f``.
 
 Observe (labels y[M], costs E[M]), :func:`observe`:
   8. served satisfaction ``s = y[m*]``; charged cost ``sum_m queried[m] E[m] +
@@ -291,8 +292,9 @@ def decide(
     served = jnp.arange(M) == model
     uncertainty = jnp.where(served, -1.0, p * (1.0 - p) / state.n)
     extra = jnp.argmax(uncertainty)
-    explore = (u_explore < explore_prob(t, hp.c)) | (t == 1)
-    queried = served | (explore & (jnp.arange(M) == extra)) | (t == 1)
+    boot = (t == 1) & jnp.any(state.cost_count == 0)
+    explore = (u_explore < explore_prob(t, hp.c)) | boot
+    queried = served | (explore & (jnp.arange(M) == extra)) | boot
     return PolicyDecision(
         model=model,
         queried=queried,
@@ -321,6 +323,7 @@ def warm_start(
     hp: Hyperparams,
     pp: PolicyParams,
     epochs: int = WARM_EPOCHS,
+    rows=None,
 ) -> PolicyState:
     """Start from labelled history answered by every model (a training split of the stream).
 
@@ -329,25 +332,28 @@ def warm_start(
     ``cost_count += 1`` per row and model), then the residual takes ``epochs`` passes of
     :func:`residual_step` over the rows in order, every model observed, at the base rates
     ``p = k / n`` after the counts. The deficits and ``t`` are untouched: history counts
-    toward no SLA, and the coins of request t stay those of a cold start.
+    toward no SLA, and the coins of request t stay those of a cold start. With ``rows``
+    (indices) the history is those rows of the arrays, gathered one at a time inside the scan
+    (a vmapped grid never copies the embeddings per cell).
     """
-    w = mask.astype(state.n.dtype)
+    x, labels, costs, mask = (jnp.asarray(a) for a in (x, labels, costs, mask))
+    rows = jnp.arange(x.shape[0]) if rows is None else rows
+    w = mask[rows].astype(state.n.dtype)
     n = state.n + jnp.sum(w)
-    k = state.k + w @ labels
+    k = state.k + w @ labels[rows]
     p = k / n
+    every = jnp.ones(labels.shape[1], bool)
 
-    def one(W, row):
-        xi, yi, mi = row
-        W_new = residual_step(W, p, xi, yi, jnp.ones_like(yi, bool), hp.learning_rate, pp.l2)
-        return jnp.where(mi, W_new, W), None
+    def one(W, i):
+        W_new = residual_step(W, p, x[i], labels[i], every, hp.learning_rate, pp.l2)
+        return jnp.where(mask[i], W_new, W), None
 
-    rows = (jnp.tile(x, (epochs, 1)), jnp.tile(labels, (epochs, 1)), jnp.tile(mask, epochs))
-    W, _ = jax.lax.scan(one, state.W, rows)
+    W, _ = jax.lax.scan(one, state.W, jnp.tile(rows, epochs))
     return state.replace(
         n=n,
         k=k,
         W=W,
-        cost_sum=state.cost_sum + w @ costs,
+        cost_sum=state.cost_sum + w @ costs[rows],
         cost_count=state.cost_count + jnp.sum(w),
     )
 
@@ -445,8 +451,7 @@ def run_indexed(
 
     state = init_policy(key, M, d, hp, pp)
     if warm_order is not None:
-        w = warm_order
-        state = warm_start(state, x[w], labels[w], costs[w], mask[w], hp, pp)
+        state = warm_start(state, x, labels, costs, mask, hp, pp, rows=warm_order)
     carry = (state, Totals.zeros(M))
     (_, totals), trace = scan_stream(body, carry, order, mask[order], trace_every)
     trace = None if trace is None else trace[1]

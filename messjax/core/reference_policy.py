@@ -14,9 +14,10 @@ code, only its random numbers. Per request t = 1..T (models m = 0..M-1, cheapest
    ``min(price_cap, infeasible_cap)`` when for every model ``n - prior >=
    infeasible_min_labels`` and ``p + infeasible_z sqrt(p (1 - p) / n) < alpha``;
    ``m* = argmin_m E_rel[m] - lambda s_hat[m]`` (lowest index on ties);
-6. ``explore = u_explore < min(1, c / t^(1/4))`` or ``t = 1``; the extra model
+6. ``explore = u_explore < min(1, c / t^(1/4))`` or ``boot`` (``t = 1`` while some model's
+   cost is unknown, i.e. not after a warm start); the extra model
    ``e = argmax_{m != m*} p (1 - p) / n`` (lowest index on ties); queried: ``m*``, ``e`` on
-   explorations, every model on ``t = 1``; ``feedback = u_feedback < f``;
+   explorations, every model on ``boot``; ``feedback = u_feedback < f``;
 7. ``s = y[m*]``; cost ``sum_{m queried} E[m] + inference_cost``;
 8. ``D <- D + alpha - s`` with feedback, else ``D <- D + alpha - (p[m*] - z sqrt(p[m*] (1 -
    p[m*]) / n[m*]))``; ``D* <- D* + alpha - s``;
@@ -41,7 +42,8 @@ times. Nothing else in the loop calls JAX.
 Four details were in the policy's code but not its docstring when this loop was written
 (the docstring now states them); the loop follows the code: ``tau`` is floored at 1e-6, ``p``
 is clipped to ``[eps, 1 - eps]`` before the residual's logit, ``E_rel`` divides by
-``max(max E_hat, tiny)``, and the reported ``explore`` flag is set on t = 1 whatever the coin.
+``max(max E_hat, tiny)``, and the reported ``explore`` flag is set on the bootstrap whatever the
+coin.
 """
 
 from __future__ import annotations
@@ -272,9 +274,10 @@ def reference_policy_episode(
         cap = min(q["price_cap"], q["infeasible_cap"]) if out_of_reach else q["price_cap"]
         price = min(max(D, 0.0) / V, cap)
         m = int(np.argmin(E_rel - price * s_hat))
-        exp_t = bool(u_explore[i] < min(1.0, c / t**0.25)) or t == 1
+        boot = t == 1 and bool(np.any(cost_count == 0))  # not after a warm start
+        exp_t = bool(u_explore[i] < min(1.0, c / t**0.25)) or boot
         q_t = idx == m
-        if t == 1:
+        if boot:
             q_t[:] = True
         elif exp_t:
             unc = p * (1.0 - p) / n

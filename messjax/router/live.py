@@ -182,6 +182,8 @@ class Router:
         with self.lock:
             if self.policy != "messjax" or self.routed or self._tickets:
                 raise MessjaxError("warm_start needs a messjax router before its first request")
+            if np.any(np.asarray(self.state.cost_count) > 0):
+                raise MessjaxError("this router is already warm-started (history counts once)")
             xs = self.embed_batch(requests)
             hp, pp = self.hparams, self.policy_params
             self.state = self._policy.warm(self.state, xs, labels, costs, hp, pp, self.models)

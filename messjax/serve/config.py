@@ -263,7 +263,9 @@ def serve_config_from_dict(raw: Mapping[str, Any]) -> ServeConfig:
     if policy == "messjax":
         for k in POLICY_PARAM_NAMES:
             v = router.get(k)
-            if k in router and (isinstance(v, bool) or not isinstance(v, int | float) or v < 0):
+            if k in router and (
+                isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0  # NaN too
+            ):
                 raise ConfigError(f"router.{k}", f"must be a number >= 0, got {v!r}")
         default_policy_params(**{k: router[k] for k in POLICY_PARAM_NAMES if k in router})
     if router["featurizer"] not in ("hash", "minilm"):
