@@ -241,7 +241,8 @@ def evaluate(
         )
         log(
             f"  {spec.name}: {len(spec.test_index)} requests, alpha {spec.alpha:g}, offline "
-            f"routers: {label}; {summary} ({time.perf_counter() - t0:.0f} s)"
+            f"routers: {label}{' (messjax starts from it)' if spec.train_is_split else ''}; "
+            f"{summary} ({time.perf_counter() - t0:.0f} s)"
         )
     return add_relative_costs(rows, table.cost_unit), raw
 
