@@ -136,6 +136,14 @@ def test_per_task_streams_alphas_and_methods(tmp_path):
         (["--alpha", "1.5"], "config key 'alpha': must be in (0, 1), got 1.5"),
         ([], "give the SLA target: --alpha A"),
         (["--alpha", "0.7", "--task", "gsm8"], "unknown task 'gsm8'"),
+        (
+            ["--alpha", "0.7", "--messjax-set", "infeasable_cap=2"],
+            "unknown messjax parameter 'infeasable_cap' (did you mean 'infeasible_cap'?)",
+        ),
+        (["--alpha", "0.7", "--messjax-set", "margin"], "expected KEY=VALUE, got 'margin'"),
+        (["--alpha", "0.7", "--messjax-set", "margin=lots"], "margin: not a number: 'lots'"),
+        (["--alpha", "0.7", "--messjax-set", "V=-1"], "V must be a number >= 0, got -1"),
+        (["--alpha", "0.7", "--messjax-set", "V=nan"], "V must be a number >= 0, got nan"),
     ],
 )
 def test_bad_inputs_name_the_problem(tmp_path, capsys, extra, message):
@@ -312,3 +320,19 @@ def test_messjax_warm_starts_on_a_split_stream_only():
     ]
     cold, _ = policy.run_cells([(xs[loto.test_index], test.labels, test.costs)], loto_cells)
     np.testing.assert_array_equal(got.summary.served_counts, cold.served_counts)
+
+
+def test_messjax_set_changes_the_messjax_row_and_says_so(tmp_path):
+    """``--messjax-set`` sets the policy's leaves for the messjax row only; the table names
+    them; MESS+ and the baselines are unchanged."""
+    path = routerbench_csv(tmp_path / "rb.csv", 80)
+    base = ["--zoo", str(path), "--alpha", "0.6", "--seeds", "2", "--no-figures"]
+    plain = {r["method"]: r for r in _evaluate(tmp_path / "a", *base)}
+    args = [*base, "--messjax-set", "margin=20", "--messjax-set", "infeasible_cap=2"]
+    changed = {r["method"]: r for r in _evaluate(tmp_path / "b", *args)}
+    assert changed["messplus"]["cost_usd"] == plain["messplus"]["cost_usd"]
+    assert changed["oracle"]["cost_usd"] == plain["oracle"]["cost_usd"]
+    assert changed["messjax"]["cost_usd"] != plain["messjax"]["cost_usd"]
+    md = (tmp_path / "b" / "table.md").read_text()
+    assert "its default setting but margin = 20, infeasible_cap = 2 (`--messjax-set`)" in md
+    assert "its one default setting" in (tmp_path / "a" / "table.md").read_text()

@@ -119,6 +119,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write into the output folder even if it holds files messjax did not write",
     )
+    parser.add_argument(
+        "--messjax-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a leaf of the messjax policy (repeatable), e.g. infeasible_cap=2 (the "
+        "out-of-reach hold), margin=5, V=0.5; the table says which were set",
+    )
     parser.add_argument("--no-figures", action="store_true", help="skip the figures")
     # Hidden options to shrink the run (tests).
     parser.add_argument("--max-requests", type=int, default=None, help=argparse.SUPPRESS)
@@ -143,6 +151,7 @@ def main(args: argparse.Namespace) -> int:
         out=args.out,
         max_requests=args.max_requests,
         router_steps=args.router_steps,
+        messjax=args.messjax_set,
         featurizer=args.featurizer,
         cache_dir=args.cache_dir,
         force=args.force,

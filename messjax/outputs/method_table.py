@@ -265,8 +265,14 @@ def evaluate_settings_text(meta: dict[str, Any]) -> str:
         "(epochs, learning rate, momentum; a default for tasks the paper does not have); seeds "
         f"{', '.join(str(s) for s in meta['seeds'])}; features `{meta['featurizer']}`. "
         f"Streams: {meta['stream_text']}. Offline routers train on: {meta['training_text']}. "
-        "messjax: the project's policy, its one default setting; where the training rows are a "
-        "split of the stream it starts from their labels (warm start), cold otherwise. "
+        "messjax: the project's policy, "
+        + (
+            f"its default setting but {meta['messjax_set']} (`--messjax-set`)"
+            if meta.get("messjax_set")
+            else "its one default setting"
+        )
+        + "; where the training rows are a split of the stream it starts from their labels "
+        "(warm start), cold otherwise. "
         "`educated-guess` = the authors' cost-blind mixture, `mixture-lp` = the cheapest "
         "mixture meeting alpha; `routerdc` serves the argmax of its predicted satisfactions "
         "(one routing for every alpha); `-hindsight` calibrates a per-alpha threshold on the "

@@ -41,7 +41,7 @@ from messjax.baselines import MethodResult, RouterTraining, from_sweep, run_base
 from messjax.core import policy
 from messjax.core.names import SPARSE_TRAINING
 from messjax.core.sweep import make_grid, run_sweep
-from messjax.errors import ConfigError
+from messjax.errors import ConfigError, did_you_mean
 from messjax.features import find_weights
 from messjax.fileio import claim_output_dir
 from messjax.metrics import add_relative_costs, cost_column, cost_display, method_row
@@ -139,11 +139,22 @@ def run_messjax(table, x, spec: StreamSpec, seeds, **overrides) -> MethodResult:
 
 
 def evaluate_stream(
-    table, x, spec: StreamSpec, seeds, *, V=1e-4, c=0.1, extra_V=(), training=None, relative_V=0
+    table,
+    x,
+    spec: StreamSpec,
+    seeds,
+    *,
+    V=1e-4,
+    c=0.1,
+    extra_V=(),
+    training=None,
+    relative_V=0,
+    messjax=(),
 ) -> dict[str, MethodResult]:
-    """Every method on one stream: ``{name: MethodResult}`` (MESS+ first, then messjax)."""
+    """Every method on one stream: ``{name: MethodResult}`` (MESS+ first, then messjax, with
+    the leaves ``messjax`` (``(name, value)`` pairs) set)."""
     results = {"messplus": run_messplus(table, x, spec, seeds, V, c, relative_V=relative_V)}
-    results["messjax"] = run_messjax(table, x, spec, seeds)
+    results["messjax"] = run_messjax(table, x, spec, seeds, **dict(messjax))
     if spec.feedback_rate < 1:  # the other sparse-feedback training rule, named
         other = next(r for r in SPARSE_TRAINING if r != spec.sparse_training)
         r = run_messplus(table, x, spec, seeds, V, c, sparse_training=other, relative_V=relative_V)
@@ -183,6 +194,7 @@ class Settings:
     methods: tuple[str, ...] | None = None
     extra_V: tuple[float, ...] = ()
     name_training: bool = True
+    messjax: tuple[tuple[str, float], ...] = ()  # the messjax policy's leaves set by the user
 
 
 def paper_settings(seeds: Sequence[int], **kw: Any) -> Settings:
@@ -216,6 +228,7 @@ def evaluate(
             extra_V=settings.extra_V,
             training=settings.training,
             relative_V=settings.relative_V,
+            messjax=settings.messjax,
         )
         names = ordered_methods(list(results), table.models)
         if settings.methods is not None:
@@ -319,6 +332,7 @@ def write_run(
             cost_unit=table.cost_unit,
             paper=False,
             training_text="; ".join(dict.fromkeys(label for _, label in streams)),
+            messjax_set=", ".join(f"{k} = {v:g}" for k, v in settings.messjax),
         ),
         **meta,
     }
@@ -353,6 +367,38 @@ def _training(router_steps: int | None) -> RouterTraining:
     return RouterTraining(**({"steps": router_steps} if router_steps else {}))
 
 
+#: the shared hyperparameters messjax reads that ``--messjax-set`` may set too
+MESSJAX_HPARAMS = ("V", "c", "learning_rate")
+
+
+def parse_messjax_set(items: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    """``KEY=VALUE`` strings -> ``((key, value), ...)``: keys are the policy's leaves
+    (:data:`messjax.core.policy.POLICY_PARAM_NAMES`) or V, c, learning_rate (messjax's own,
+    not MESS+'s); values are numbers >= 0 (``inf`` allowed). Anything else is a
+    :class:`ConfigError` naming it."""
+    known = (*policy.POLICY_PARAM_NAMES, *MESSJAX_HPARAMS)
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ConfigError("messjax-set", f"expected KEY=VALUE, got {item!r}")
+        if key not in known:
+            raise ConfigError(
+                "messjax-set",
+                f"unknown messjax parameter {key!r}{did_you_mean(key, known)}; "
+                f"known: {', '.join(known)}",
+            )
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError("messjax-set", f"{key}: not a number: {raw.strip()!r}") from None
+        if not value >= 0:
+            raise ConfigError("messjax-set", f"{key} must be a number >= 0, got {raw.strip()}")
+        out[key] = value
+    return tuple(out.items())
+
+
 def evaluate_logs(
     load: Callable[[], Any],
     alpha: Sequence[str] | None,
@@ -369,13 +415,16 @@ def evaluate_logs(
     out: str | os.PathLike | None = None,
     max_requests: int | None = None,
     router_steps: int | None = None,
+    messjax: Sequence[str] = (),
     **write: Any,
 ) -> list[dict[str, Any]]:
     """``messjax evaluate``: every method on the zoo ``load()`` returns (``zoo`` names it,
     for ``--alpha paper``), at the SLA targets ``alpha`` (``--alpha`` strings, see
-    :class:`~messjax.runs.eval_setup.Alphas`); ``write`` goes to :func:`write_run`
+    :class:`~messjax.runs.eval_setup.Alphas`); ``messjax``: ``KEY=VALUE`` strings setting the
+    messjax policy's leaves (``--messjax-set``); ``write`` goes to :func:`write_run`
     (``featurizer``, ``cache_dir``, ``force``, ``figures``)."""
     seed_list = _check_seeds(seeds)
+    messjax_set = parse_messjax_set(messjax)
     if V is not None and not (np.isfinite(V) and V >= 0):
         raise ConfigError("V", f"must be a finite number >= 0, got {V}")
     if not (np.isfinite(c) and c >= 0):
@@ -403,6 +452,7 @@ def evaluate_logs(
         seeds=seed_list,
         training=_training(router_steps),
         methods=tuple(chosen) if chosen else None,
+        messjax=messjax_set,
     )
     name = table.name
     kind = {
