@@ -36,10 +36,16 @@ VARIANTS = [
 RUNS = [("llama3", "main"), ("qwen2", "main"), ("llama3", "sparse"), ("llama3", "chain")]
 
 
-def run_streams(table, x, streams, seeds, overrides):
-    """The policy on every stream and seed in one vmapped call: [(cost[S], sat[S]), ...]
-    (warm-started from the training rows when they are a split of the stream, as in
-    ``messjax evaluate``)."""
+def split_history(spec):
+    """``messjax evaluate``'s warm start: the training rows when they are a split of the
+    stream, else none (a cold start)."""
+    return spec.train_index if spec.train_is_split else None
+
+
+def run_streams(table, x, streams, seeds, overrides, history=split_history):
+    """The policy on every stream and seed in one vmapped call: [(cost[S], sat[S]), ...].
+    Each stream starts from the rows ``history(spec)`` of ``table`` (``None``: cold; default
+    :func:`split_history`, as in ``messjax evaluate``)."""
     from messjax.core import policy
 
     pp = policy.default_policy_params(
@@ -48,10 +54,8 @@ def run_streams(table, x, streams, seeds, overrides):
     hp_over = {k: v for k, v in overrides.items() if k not in policy.POLICY_PARAM_NAMES}
     data, cells = [], []
     for i, spec in enumerate(streams):
-        warm = None
-        if spec.train_is_split:  # as messjax evaluate: start from the training split's labels
-            t = spec.train_index
-            warm = (x[t], table.labels[t], table.costs[t])
+        rows = history(spec)
+        warm = None if rows is None else (x[rows], table.labels[rows], table.costs[rows])
         data.append(
             (x[spec.test_index], table.labels[spec.test_index], table.costs[spec.test_index], warm)
         )

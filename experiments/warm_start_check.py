@@ -21,7 +21,8 @@ from messjax.fileio import atomic_write_text
 
 
 def main() -> int:
-    from messjax.core import policy
+    from messjax_ablation import run_streams, split_history  # this folder: the one runner
+
     from messjax.runs.eval_setup import (
         Alphas,
         build_streams,
@@ -43,6 +44,10 @@ def main() -> int:
     )
     args = ap.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
+
+    def cold(spec):
+        return None
+
     seeds = list(range(42, 42 + args.seeds))
     t0 = time.time()
     lines = [
@@ -66,18 +71,11 @@ def main() -> int:
             one, xi = table.take(rows), x[rows]
             ((spec, _),) = build_streams(one, [task], Alphas(paper=True), "tasks", name)
             assert spec.train_is_split
-            te, tr = spec.test_index, spec.train_index
-            hp = policy.default_hparams(alpha=spec.alpha)
-            pp = policy.default_policy_params()
-            cells = [
-                dict(stream=0, seed=s, order=o, hp=hp, pp=pp) for s, o in spec.orders(seeds).items()
-            ]
             cols = []
-            for mode in ("cold", "warm"):
-                warm = (xi[tr], one.labels[tr], one.costs[tr]) if mode == "warm" else None
-                sm, _ = policy.run_cells([(xi[te], one.labels[te], one.costs[te], warm)], cells)
-                gap = 100 * (np.asarray(sm.satisfaction) - spec.alpha)
-                cost = float(np.mean(sm.total_cost)) / 1e6
+            for mode, history in (("cold", cold), ("warm", split_history)):
+                ((total, sat),) = run_streams(one, xi, [spec], seeds, {}, history)
+                gap = 100 * (np.asarray(sat) - spec.alpha)
+                cost = float(np.mean(total)) / 1e6
                 tot[mode].append((cost, gap.mean() >= -0.5, gap.min() >= -1.5))
                 cols += [f"{cost:.3f}", f"{gap.mean():+.2f} / {gap.min():+.2f}"]
             lines.append(f"| {zoo} | {task} | {spec.alpha:g} | " + " | ".join(cols) + " |")
@@ -94,25 +92,15 @@ def main() -> int:
         x = table_features(table, "minilm")
         streams = [sp for sp, _ in paper_streams(table, name, "main")]
         for h in [0, *sizes]:
-            data, cells = [], []
-            for i, spec in enumerate(streams):
-                warm = None
-                if h:  # h rows of the other tasks, a seeded sample
-                    rows = np.random.default_rng(7).permutation(spec.train_index)[:h]
-                    warm = (x[rows], table.labels[rows], table.costs[rows])
-                te = spec.test_index
-                data.append((x[te], table.labels[te], table.costs[te], warm))
-                hp = policy.default_hparams(alpha=spec.alpha)
-                pp = policy.default_policy_params()
-                cells += [
-                    dict(stream=i, seed=s, order=o, hp=hp, pp=pp)
-                    for s, o in spec.orders(seeds).items()
-                ]
-            sm, _ = policy.run_cells(data, cells)
-            S, costs, near, floor = len(seeds), [], 0, 0
-            for i, spec in enumerate(streams):
-                gap = 100 * (np.asarray(sm.satisfaction[i * S : (i + 1) * S]) - spec.alpha)
-                costs.append(float(np.mean(sm.total_cost[i * S : (i + 1) * S])) / 1e6)
+
+            def other_tasks(spec, h=h):  # h rows of the other tasks, a seeded sample
+                return np.random.default_rng(7).permutation(spec.train_index)[:h] if h else None
+
+            results = run_streams(table, x, streams, seeds, {}, other_tasks)
+            costs, near, floor = [], 0, 0
+            for spec, (total, sat) in zip(streams, results, strict=True):
+                gap = 100 * (np.asarray(sat) - spec.alpha)
+                costs.append(float(np.mean(total)) / 1e6)
                 near += gap.mean() >= -0.5
                 floor += gap.min() >= -1.5
             start = "cold" if not h else f"{h} rows of the other tasks"
