@@ -41,14 +41,19 @@ Decide (request t, embedding x), :func:`decide`:
      ``E_rel = E_hat / max(max_m E_hat, tiny)``.
   5. price ``lambda = min(max(0, D) / V, cap)`` (V in relative-cost units; no unit
      dependence). The cap is ``price_cap`` (``inf``, the default: unbounded), lowered to
-     ``min(price_cap, infeasible_cap)`` while the target looks **out of reach**: every model
-     has at least ``infeasible_min_labels`` labels (``n - prior``) and even its optimistic
-     rate ``p + infeasible_z * sqrt(p (1 - p) / n)`` is below alpha. A deficit no model can
-     repay then stops raising the price (the router does not escalate to the dearest model
-     for a target none reaches), and the price is free again as soon as one model's
-     optimistic rate reaches alpha. ``infeasible_cap = inf`` (the default) turns this hold
-     off: it bets that later requests will repay the deficit more cheaply, and loses the SLA
-     when they cannot (see the README).
+     ``min(price_cap, infeasible_cap)`` on a request where the target looks **out of
+     reach**: the dearest model (largest ``E_hat``, first on ties) has at least
+     ``infeasible_min_labels`` labels (``n - prior``) and every model's draw
+     ``p + infeasible_z * (theta - p)`` (the Thompson draw of step 2 itself when z = 1) is
+     below alpha. A deficit no model can repay then stops raising the price (the router does
+     not escalate to the dearest model for a target none reaches). The test is drawn afresh
+     on every request, so a model whose posterior still gives it a chance of reaching alpha
+     frees the price on that share of requests and is asked again: a model ruled out by an
+     unlucky start is re-examined, one truly below alpha seldom is. Only the dearest model
+     needs the labels, because the held price still lets the cheaper ones serve (and be
+     examined); the dearest one it stops paying for. ``infeasible_cap = inf`` (the default)
+     turns this hold off: it bets that later requests will repay the deficit more cheaply,
+     and loses the SLA when they cannot (see the README).
   6. served model ``m* = argmin_m E_rel[m] - lambda * s_hat[m]``, first index on ties.
   7. queries: on t = 1 every model is queried (``boot``: bootstrap of the costs and one label
      each), unless every model's cost is already known (a warm start); otherwise with
@@ -123,9 +128,10 @@ class PolicyParams:
         satisfaction only up to ``price_cap`` relative-cost units per unit of satisfaction.
       infeasible_cap: the price's bound while the target looks out of reach (inf, the
         default, = never held; see step 5 of the module docstring).
-      infeasible_z: optimism of that test, in posterior standard deviations.
-      infeasible_min_labels: labels a model needs before it can be judged unable to reach
-        alpha (a model after a few unlucky labels is never ruled out).
+      infeasible_z: spread of that test's draw around the posterior mean, ``p + z (theta -
+        p)`` (1 = the Thompson draw of the argmin, 0 = the posterior mean: no re-examination).
+      infeasible_min_labels: labels the dearest model needs before the target can be judged
+        out of reach (a model after a few unlucky labels is never ruled out).
     """
 
     prior: jax.Array
@@ -159,7 +165,7 @@ DEFAULT_POLICY = dict(
     price_cap=float("inf"),
     infeasible_cap=float("inf"),
     infeasible_z=1.0,
-    infeasible_min_labels=20.0,
+    infeasible_min_labels=100.0,
 )
 
 
@@ -251,18 +257,24 @@ def cost_estimate(state: PolicyState) -> jax.Array:
     return jnp.where(known, mean, dearest)
 
 
-def out_of_reach(state: PolicyState, hp: Hyperparams, pp: PolicyParams) -> jax.Array:
-    """True while every model, with enough labels, is below alpha even optimistically."""
+def out_of_reach(
+    state: PolicyState, theta: jax.Array, hp: Hyperparams, pp: PolicyParams
+) -> jax.Array:
+    """True when this request's draws say the target is out of reach (step 5): the dearest
+    model has enough labels and every draw ``p + z (theta - p)`` is below alpha."""
     p = state.k / state.n
-    optimistic = p + pp.infeasible_z * jnp.sqrt(p * (1.0 - p) / state.n)
-    judged = state.n - pp.prior >= pp.infeasible_min_labels
-    return jnp.all(judged & (optimistic < hp.alpha))
+    draw = p + pp.infeasible_z * (theta - p)
+    dearest = jnp.argmax(cost_estimate(state))
+    judged = state.n[dearest] - pp.prior >= pp.infeasible_min_labels
+    return judged & jnp.all(draw < hp.alpha)
 
 
-def price_bound(state: PolicyState, hp: Hyperparams, pp: PolicyParams) -> jax.Array:
+def price_bound(
+    state: PolicyState, theta: jax.Array, hp: Hyperparams, pp: PolicyParams
+) -> jax.Array:
     """The price's cap: ``price_cap``, and ``infeasible_cap`` while the target is out of reach."""
     held = jnp.minimum(pp.price_cap, pp.infeasible_cap)
-    return jnp.where(out_of_reach(state, hp, pp), held, pp.price_cap)
+    return jnp.where(out_of_reach(state, theta, hp, pp), held, pp.price_cap)
 
 
 def decide(
@@ -287,7 +299,8 @@ def decide(
     s_hat = jax.nn.sigmoid(_logit(theta) + state.W @ x)
     E_hat = cost_estimate(state)
     E_rel = E_hat / jnp.maximum(jnp.max(E_hat), jnp.finfo(dt).tiny)
-    price = jnp.minimum(jnp.maximum(state.deficit, 0.0) / hp.V, price_bound(state, hp, pp))
+    bound = price_bound(state, theta, hp, pp)
+    price = jnp.minimum(jnp.maximum(state.deficit, 0.0) / hp.V, bound)
     model = jnp.argmin(E_rel - price * s_hat).astype(jnp.int32)
     served = jnp.arange(M) == model
     uncertainty = jnp.where(served, -1.0, p * (1.0 - p) / state.n)

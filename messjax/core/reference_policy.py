@@ -11,8 +11,9 @@ code, only its random numbers. Per request t = 1..T (models m = 0..M-1, cheapest
 4. ``E_hat[m] = cost_sum[m] / cost_count[m]`` for models with a cost seen, the dearest of
    those for the others (1 if none); ``E_rel = E_hat / max(max_m E_hat, tiny)``;
 5. ``lambda = min(max(0, D) / V, cap)``: ``cap = price_cap`` (``inf``: unbounded), or
-   ``min(price_cap, infeasible_cap)`` when for every model ``n - prior >=
-   infeasible_min_labels`` and ``p + infeasible_z sqrt(p (1 - p) / n) < alpha``;
+   ``min(price_cap, infeasible_cap)`` when the dearest model (``argmax E_hat``, lowest index
+   on ties) has ``n - prior >= infeasible_min_labels`` and for every model
+   ``p + infeasible_z (theta - p) < alpha``;
    ``m* = argmin_m E_rel[m] - lambda s_hat[m]`` (lowest index on ties);
 6. ``explore = u_explore < min(1, c / t^(1/4))`` or ``boot`` (``t = 1`` while some model's
    cost is unknown, i.e. not after a warm start); the extra model
@@ -268,9 +269,10 @@ def reference_policy_episode(
         else:
             E_hat = np.ones(M, dtype)
         E_rel = E_hat / max(E_hat.max(), tiny)
-        optimistic = p + q["infeasible_z"] * np.sqrt(p * (1.0 - p) / n)
-        judged = n - prior >= q["infeasible_min_labels"]
-        out_of_reach = bool(np.all(judged & (optimistic < alpha)))
+        # the out-of-reach hold: this request's draws, the dearest model judged
+        draw = p + q["infeasible_z"] * (theta - p)
+        judged = n[int(np.argmax(E_hat))] - prior >= q["infeasible_min_labels"]
+        out_of_reach = bool(judged and np.all(draw < alpha))
         cap = min(q["price_cap"], q["infeasible_cap"]) if out_of_reach else q["price_cap"]
         price = min(max(D, 0.0) / V, cap)
         m = int(np.argmin(E_rel - price * s_hat))
