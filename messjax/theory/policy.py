@@ -84,6 +84,13 @@ What does not carry over (and is not claimed)
 5. *Theorem 1c* (the high-probability queue bound) needs the router's drift above a price
    level; with the Thompson draw the drift is that of a randomised rule and is not measured
    here.
+6. *A bounded price* (``price_cap`` or the out-of-reach hold, both off by default). The
+   argmin's price is then ``min(D^+ / V, cap)``, not ``D^+ / V``: the DPP step compares the
+   rule with the comparator at a price that no longer grows with ``D``, so Theorems 1a/1b
+   (and the O(V) deficit under Slater's condition) are lost while the cap binds. The hold
+   binds only on requests whose draws put every model below alpha, i.e. where no policy
+   meets alpha on the current requests; it gives up the guarantee exactly where it bets
+   that later requests repay the deficit (the README's chain and its synthetic counter-case).
 
 The checks (:func:`run_policy_checks`)
 --------------------------------------
