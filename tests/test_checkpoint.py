@@ -116,6 +116,36 @@ def test_checkpoint_from_before_the_hold_restores_it_off(stream, tmp_path, monke
     assert restored.fingerprint() == router.fingerprint()
 
 
+def test_checkpoint_from_the_earlier_hold_rule_warns(stream, tmp_path, monkeypatch):
+    """A router saved with the hold on under the earlier rule (no ``hold_rule`` in its meta, or
+    another one) restores with a warning naming the change; one saved now, or with the hold
+    off, restores silently."""
+    import warnings
+
+    from messjax.router import checkpoint as ckpt
+
+    x, labels, costs, models = stream
+    held = Router.create(list(models), D, seed=5, alpha=0.7, infeasible_cap=2.0)
+    for t in range(5):
+        d = held.route(x[t])
+        held.observe(d.id, labels[t], costs[t])
+    monkeypatch.setattr(ckpt, "HOLD_RULE", "every model judged, p + z std")
+    held.save(tmp_path / "old")
+    monkeypatch.undo()
+    with pytest.warns(UserWarning, match="earlier rule.*infeasible_min_labels = 100"):
+        restored = Router.restore(tmp_path / "old")
+    assert restored.fingerprint() == held.fingerprint()
+    held.save(tmp_path / "new")
+    free = Router.create(list(models), D, seed=5, alpha=0.7)
+    monkeypatch.setattr(ckpt, "HOLD_RULE", "every model judged, p + z std")
+    free.save(tmp_path / "off")
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Router.restore(tmp_path / "new")
+        Router.restore(tmp_path / "off")
+
+
 def test_save_between_route_and_observe_keeps_the_ticket(stream, tmp_path):
     x, labels, costs, models = stream
     router = make_router(models)

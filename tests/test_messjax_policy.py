@@ -181,6 +181,19 @@ def test_out_of_reach_holds_the_price():
     assert price(cheap_few, p * cheap_few) == pytest.approx(2.0)
     # A model at alpha or above frees the price.
     assert price(n, np.array([0.4, 0.6, 0.85]) * n) == pytest.approx(30.0)
+
+    # "Dearest" is by estimated cost, not by index: dearest first, its labels are the ones
+    # needed; on a tie of costs the first of the tied models.
+    def price_costs(n, costs):
+        state = _state_with(n, p * n, 30.0, pp, hp, costs=costs)
+        return float(policy.decide(state, x, hp, pp).price)
+
+    first_few = n.copy()
+    first_few[0] = prior + 60
+    assert price_costs(first_few, (25.0, 5.0, 1.0)) == pytest.approx(30.0)  # dearest: few
+    assert price_costs(few, (25.0, 5.0, 1.0)) == pytest.approx(2.0)  # a cheap one few: held
+    assert price_costs(first_few, (25.0, 5.0, 25.0)) == pytest.approx(30.0)  # tie: the first
+    assert price_costs(few, (25.0, 5.0, 25.0)) == pytest.approx(2.0)
     # Off: the deficit's price, unbounded.
     off = policy.default_policy_params(infeasible_cap=float("inf"))
     assert price(n, p * n, pp=off) == pytest.approx(30.0)
@@ -215,7 +228,7 @@ def test_out_of_reach_hold_is_a_bet(hard):
     paying for the dearest model throughout: why the hold is off by default. (At 1,000 hard
     requests the hold already ends 0.4-2.8 pt short: the base rates, counted over the hard
     part, are stale in the easy one, and at the held price the cheap model still serves
-    about half of it.)"""
+    about half of it, on these seeds 1-3; seeds 4-10 meet alpha there.)"""
     rng = np.random.default_rng(5)
     T, d = 3000, 8
     x = rng.normal(size=(T, d)).astype(np.float32) / np.sqrt(d)
@@ -242,7 +255,7 @@ def test_out_of_reach_hold_is_a_bet(hard):
     if hard == 700:
         assert np.all(sat[held] >= 0.72 - 0.005)
     else:
-        assert np.all(sat[held] < 0.72 - 0.03)
+        assert sat[held].mean() < 0.72 - 0.03 and np.all(sat[held] < 0.72 - 0.01)
 
 
 def test_warm_start_counts_history_once_and_skips_the_bootstrap():

@@ -76,7 +76,7 @@ def _configs(n: int, seed: int, T: int, N: int) -> list[dict]:
             price_cap=(float("inf"), 2.0, 0.5)[(i // 4) % 3],
             infeasible_cap=(2.0, float("inf"), 0.5)[(i // 2) % 3],
             infeasible_z=(1.0, 0.0, 2.0)[i % 3],
-            infeasible_min_labels=(20.0, 0.0, 5.0)[(i // 3) % 3],
+            infeasible_min_labels=(20.0, 0.0, 5.0, 100.0)[(i // 3) % 4],
         )
         order = rng.permutation(N)[:T]
         out.append(dict(hp=hp, pp=pp, key_seed=int(rng.integers(2**31)), order=order))

@@ -109,6 +109,10 @@ from messjax.core.types import Hyperparams, float_dtype, make_hparams
 WARM_EPOCHS = 3
 #: clip of the Thompson draws before the logit
 THETA_EPS = 1e-6
+#: the out-of-reach hold's rule (step 5), saved with router checkpoints: those saved under the
+#: earlier rule (every model judged on ``infeasible_min_labels`` labels, ``p + z std < alpha``)
+#: say so when restored with the hold on
+HOLD_RULE = "per-request draw, dearest model judged"
 #: messjax's settings of the shared hyperparameters (V unit-free; lr of the residual head)
 DEFAULT_HPARAMS = dict(V=1.0, c=0.05, learning_rate=0.2, relative_V=1)
 
@@ -129,7 +133,8 @@ class PolicyParams:
       infeasible_cap: the price's bound while the target looks out of reach (inf, the
         default, = never held; see step 5 of the module docstring).
       infeasible_z: spread of that test's draw around the posterior mean, ``p + z (theta -
-        p)`` (1 = the Thompson draw of the argmin, 0 = the posterior mean: no re-examination).
+        p)`` (1 = the Thompson draw of the argmin, 0 = the posterior mean: no re-examination;
+        with ``ts_temp = 0`` theta is the mean, so z has no effect).
       infeasible_min_labels: labels the dearest model needs before the target can be judged
         out of reach (a model after a few unlucky labels is never ruled out).
     """

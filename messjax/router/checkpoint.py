@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import warnings
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from messjax.core.policy import POLICY_PARAM_NAMES, default_policy_params, init_policy
+from messjax.core.policy import (
+    HOLD_RULE,
+    POLICY_PARAM_NAMES,
+    default_policy_params,
+    init_policy,
+)
 from messjax.core.step import init_state
 from messjax.core.types import EngineConfig, make_hparams
 from messjax.errors import CheckpointError, brief
@@ -88,6 +94,7 @@ def save_router(router, path: str | Path) -> Path:
     }
     if router.policy_params is not None:
         meta["policy_params"] = list(POLICY_PARAM_NAMES)
+        meta["hold_rule"] = HOLD_RULE
     tree = {"state": router.state, "hparams": router.hparams}
     if router.policy_params is not None:
         tree["policy_params"] = router.policy_params
@@ -203,6 +210,17 @@ def restore_router(path: str | Path, cls):
             default_policy_params(**tree["policy_params"]) if "policy_params" in tree else None
         ),
     )
+    pp = router.policy_params
+    if pp is not None and meta.get("hold_rule") != HOLD_RULE and np.isfinite(pp.infeasible_cap):
+        warnings.warn(
+            f"{path} was saved with the out-of-reach hold on (infeasible_cap = "
+            f"{float(pp.infeasible_cap):g}) under its earlier rule (every model judged on "
+            "infeasible_min_labels labels, p + z std < alpha); it now runs the per-request rule "
+            "(the dearest model judged, each request's draws), with the saved "
+            f"infeasible_min_labels = {float(pp.infeasible_min_labels):g} (the default is now "
+            "100; see the README's out-of-reach hold)",
+            stacklevel=3,
+        )
     if live is not None:
         router.load_live(live, None if xs is None else np.asarray(xs))
     return router

@@ -88,9 +88,11 @@ What does not carry over (and is not claimed)
    argmin's price is then ``min(D^+ / V, cap)``, not ``D^+ / V``: the DPP step compares the
    rule with the comparator at a price that no longer grows with ``D``, so Theorems 1a/1b
    (and the O(V) deficit under Slater's condition) are lost while the cap binds. The hold
-   binds only on requests whose draws put every model below alpha, i.e. where no policy
-   meets alpha on the current requests; it gives up the guarantee exactly where it bets
-   that later requests repay the deficit (the README's chain and its synthetic counter-case).
+   binds only on requests whose posterior draws put every model's base rate below alpha
+   (the text residual aside, and once the dearest model has enough labels): where, as far as
+   the router can tell, no model reaches alpha on the current requests. It gives up the
+   guarantee exactly where it bets that later requests repay the deficit (the README's chain
+   and its synthetic counter-case).
 
 The checks (:func:`run_policy_checks`)
 --------------------------------------
