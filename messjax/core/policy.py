@@ -262,24 +262,20 @@ def cost_estimate(state: PolicyState) -> jax.Array:
     return jnp.where(known, mean, dearest)
 
 
-def out_of_reach(
-    state: PolicyState, theta: jax.Array, hp: Hyperparams, pp: PolicyParams
-) -> jax.Array:
-    """True when this request's draws say the target is out of reach (step 5): the dearest
-    model has enough labels and every draw ``p + z (theta - p)`` is below alpha."""
-    p = state.k / state.n
-    draw = p + pp.infeasible_z * (theta - p)
-    dearest = jnp.argmax(cost_estimate(state))
-    judged = state.n[dearest] - pp.prior >= pp.infeasible_min_labels
-    return judged & jnp.all(draw < hp.alpha)
-
-
 def price_bound(
-    state: PolicyState, theta: jax.Array, hp: Hyperparams, pp: PolicyParams
+    state: PolicyState,
+    p: jax.Array,
+    theta: jax.Array,
+    E_hat: jax.Array,
+    hp: Hyperparams,
+    pp: PolicyParams,
 ) -> jax.Array:
-    """The price's cap: ``price_cap``, and ``infeasible_cap`` while the target is out of reach."""
-    held = jnp.minimum(pp.price_cap, pp.infeasible_cap)
-    return jnp.where(out_of_reach(state, theta, hp, pp), held, pp.price_cap)
+    """The price's cap (step 5): ``price_cap``, lowered to ``infeasible_cap`` on a request
+    whose draws say the target is out of reach: the dearest model (``argmax E_hat``) has
+    enough labels and every draw ``p + z (theta - p)`` is below alpha."""
+    judged = state.n[jnp.argmax(E_hat)] - pp.prior >= pp.infeasible_min_labels
+    out_of_reach = judged & jnp.all(p + pp.infeasible_z * (theta - p) < hp.alpha)
+    return jnp.where(out_of_reach, jnp.minimum(pp.price_cap, pp.infeasible_cap), pp.price_cap)
 
 
 def decide(
@@ -304,7 +300,7 @@ def decide(
     s_hat = jax.nn.sigmoid(_logit(theta) + state.W @ x)
     E_hat = cost_estimate(state)
     E_rel = E_hat / jnp.maximum(jnp.max(E_hat), jnp.finfo(dt).tiny)
-    bound = price_bound(state, theta, hp, pp)
+    bound = price_bound(state, p, theta, E_hat, hp, pp)
     price = jnp.minimum(jnp.maximum(state.deficit, 0.0) / hp.V, bound)
     model = jnp.argmin(E_rel - price * s_hat).astype(jnp.int32)
     served = jnp.arange(M) == model
@@ -532,31 +528,20 @@ def run_cells(
 
     x, labels, costs = stack(0), stack(1), stack(2)
     mask = jnp.asarray(np.arange(pad_row + 1) < pad_row)
+
+    def padded(rows, width):
+        return np.concatenate([rows, np.full(width - len(rows), pad_row)])
+
     warm_orders = None
     if any(warm_lengths):
         W_len = max(warm_lengths)
         warm_orders = np.stack(
             [
-                np.concatenate(
-                    [
-                        warm_offsets[c["stream"]] + np.arange(warm_lengths[c["stream"]]),
-                        np.full(W_len - warm_lengths[c["stream"]], pad_row),
-                    ]
-                )
+                padded(warm_offsets[c["stream"]] + np.arange(warm_lengths[c["stream"]]), W_len)
                 for c in cells
             ]
         )
-    orders = np.stack(
-        [
-            np.concatenate(
-                [
-                    offsets[c["stream"]] + np.asarray(c["order"]),
-                    np.full(T - lengths[c["stream"]], pad_row),
-                ]
-            )
-            for c in cells
-        ]
-    )
+    orders = np.stack([padded(offsets[c["stream"]] + np.asarray(c["order"]), T) for c in cells])
     hp = jax.tree.map(lambda *a: jnp.stack(a), *[c["hp"] for c in cells])
     pp = jax.tree.map(lambda *a: jnp.stack(a).astype(fdt), *[c["pp"] for c in cells])
     keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray([c["seed"] for c in cells], jnp.uint32))
