@@ -21,7 +21,11 @@ from messjax.fileio import atomic_write_text
 
 
 def main() -> int:
-    from messjax_ablation import run_streams, split_history  # this folder: the one runner
+    from messjax_ablation import (  # this folder: the one runner and its bar counts
+        bar_counts,
+        run_streams,
+        split_history,
+    )
 
     from messjax.runs.eval_setup import (
         Alphas,
@@ -97,15 +101,10 @@ def main() -> int:
                 return np.random.default_rng(7).permutation(spec.train_index)[:h] if h else None
 
             results = run_streams(table, x, streams, seeds, {}, other_tasks)
-            costs, near, floor = [], 0, 0
-            for spec, (total, sat) in zip(streams, results, strict=True):
-                gap = 100 * (np.asarray(sat) - spec.alpha)
-                costs.append(float(np.mean(total)) / 1e6)
-                near += gap.mean() >= -0.5
-                floor += gap.min() >= -1.5
+            cost, near, floor = bar_counts(streams, results)
             start = "cold" if not h else f"{h} rows of the other tasks"
             other_lines.append(
-                f"| {zoo} | {start} | {np.mean(costs):.3f} | {near} / {len(streams)} | "
+                f"| {zoo} | {start} | {cost:.3f} | {near} / {len(streams)} | "
                 f"{floor} / {len(streams)} |"
             )
             print(other_lines[-1], f"({time.time() - t0:.0f} s)", flush=True)
