@@ -528,20 +528,31 @@ def run_cells(
 
     x, labels, costs = stack(0), stack(1), stack(2)
     mask = jnp.asarray(np.arange(pad_row + 1) < pad_row)
-
-    def padded(rows, width):
-        return np.concatenate([rows, np.full(width - len(rows), pad_row)])
-
     warm_orders = None
     if any(warm_lengths):
         W_len = max(warm_lengths)
         warm_orders = np.stack(
             [
-                padded(warm_offsets[c["stream"]] + np.arange(warm_lengths[c["stream"]]), W_len)
+                np.concatenate(
+                    [
+                        warm_offsets[c["stream"]] + np.arange(warm_lengths[c["stream"]]),
+                        np.full(W_len - warm_lengths[c["stream"]], pad_row),
+                    ]
+                )
                 for c in cells
             ]
         )
-    orders = np.stack([padded(offsets[c["stream"]] + np.asarray(c["order"]), T) for c in cells])
+    orders = np.stack(
+        [
+            np.concatenate(
+                [
+                    offsets[c["stream"]] + np.asarray(c["order"]),
+                    np.full(T - lengths[c["stream"]], pad_row),
+                ]
+            )
+            for c in cells
+        ]
+    )
     hp = jax.tree.map(lambda *a: jnp.stack(a), *[c["hp"] for c in cells])
     pp = jax.tree.map(lambda *a: jnp.stack(a).astype(fdt), *[c["pp"] for c in cells])
     keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray([c["seed"] for c in cells], jnp.uint32))
