@@ -11,10 +11,14 @@ Output folders. :func:`claim_output_dir` takes an output folder for one command 
 lists every file and tree messjax wrote there; a folder is accepted when it is new, empty, or
 carries a marker of the same command and holds nothing the marker does not list. Anything else
 is refused with an :class:`~messjax.errors.OutputFolderError` naming the foreign files
-(``force=True`` writes anyway, still never deleting a file messjax did not write).
+(``force=True`` writes anyway, still never deleting a file messjax did not write, and refusing
+to adopt a sub-folder it manages, such as ``checkpoints/``, that is already there).
 ``restart=True`` deletes exactly what the marker lists (outputs, figures of tasks no longer in
-the config, checkpoints) and nothing else. Entries are recorded in the marker *before* the file
-is written, so a kill between the two never makes messjax's own file look foreign.
+the config, checkpoints) and nothing else; a managed sub-folder is renamed away before it is
+deleted, so a kill mid-way leaves no half-deleted checkpoints under their own name. Entries are
+recorded in the marker *before* the file is written, so a kill between the two never makes
+messjax's own file look foreign. Names from the data (task names) become file names through
+:func:`safe_filename`, and :meth:`OutputDir.file` refuses any path outside the folder.
 
 Testing hook: with ``MESSJAX_FAULT_SLEEP=<seconds>`` in the environment, every atomic write
 prints ``messjax-fault: temp written for <path>`` to stderr once the temporary file is
@@ -27,8 +31,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -40,6 +46,7 @@ from typing import Any
 from messjax.errors import OutputFolderError
 
 TMP_SUFFIX = ".messjax-tmp"
+TRASH_SUFFIX = ".messjax-trash"
 MARKER = ".messjax.json"
 MARKER_FORMAT = 1
 FAULT_ENV = "MESSJAX_FAULT_SLEEP"
@@ -56,6 +63,25 @@ def temp_sibling(path: str | os.PathLike, tag: str = TMP_SUFFIX) -> Path:
 
 def is_temp_name(name: str) -> bool:
     return name.startswith(".") and name.endswith(TMP_SUFFIX)
+
+
+def is_trash_name(name: str) -> bool:
+    """A folder :meth:`OutputDir.clear` renamed away before deleting it."""
+    return name.startswith(".") and name.endswith(TRASH_SUFFIX)
+
+
+def safe_filename(name: str) -> str:
+    """A file or folder name for a label from the data (a task name): one path component.
+
+    A name made only of ``[A-Za-z0-9_.+-]`` that does not start with a dot is kept as it is;
+    any other gets its other characters replaced by ``_`` and ``~`` plus 8 hex digits of its
+    sha256 appended, so two names that differ only in punctuation (``a b``, ``a_b``) never
+    share a file, and no name (``..``, ``../x``) can point outside its folder."""
+    clean = re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
+    if clean == name and name and not name.startswith("."):
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{clean.lstrip('.') or '_'}~{digest}"
 
 
 def _fault_hook(path: Path) -> None:
@@ -230,16 +256,35 @@ class OutputDir:
             self.trees |= trees
             self._save_marker()
 
+    def _inside(self, rel: str) -> str:
+        """``rel`` as a ``/``-path, refused unless it names a path inside the folder."""
+        p = Path(rel)
+        if p.is_absolute() or not p.parts or any(part in ("..", ".") for part in p.parts):
+            raise OutputFolderError(
+                f"refusing to write {rel!r}: not a path inside the output folder {self.path}"
+            )
+        return p.as_posix()
+
     def file(self, rel: str) -> Path:
         """Record ``rel`` and return its path (its folder created)."""
-        rel = Path(rel).as_posix()
+        rel = self._inside(rel)
         self.record(files=[rel])
         path = self.path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
     def tree(self, rel: str) -> Path:
-        rel = Path(rel).as_posix()
+        """Record the sub-folder ``rel`` as messjax's (deleted whole by ``--restart``).
+
+        A folder of that name that is already there and not recorded is the user's (only
+        ``--force`` gets this far): it is refused, never adopted."""
+        rel = self._inside(rel)
+        if rel not in self.trees and (self.path / rel).exists():
+            raise OutputFolderError(
+                f"{self.path / rel} exists and messjax did not make it; refusing to write into "
+                "it (with --force, --restart would later delete it whole): move it away or "
+                "choose another folder"
+            )
         self.record(trees=[rel])
         return self.path / rel
 
@@ -266,12 +311,24 @@ class OutputDir:
         _remove_empty_parents(self.path, rel)
 
     def clear(self) -> list[str]:
-        """Delete every recorded file and tree (``--restart``); returns what was deleted."""
-        gone = []
+        """Delete every recorded file and tree (``--restart``); returns what was deleted.
+
+        Each tree is first renamed to a hidden ``.<name>.<random>.messjax-trash`` sibling
+        (atomic), then deleted: a kill mid-way never leaves a half-deleted checkpoint folder
+        under its own name for a later run to resume from; the next claim deletes the
+        leftover."""
+        gone, trash = [], []
         for rel in sorted(self.trees):
-            if (self.path / rel).exists():
-                shutil.rmtree(self.path / rel)
+            p = self.path / rel
+            if p.exists():
+                t = temp_sibling(p, TRASH_SUFFIX)
+                os.rename(p, t)
+                trash.append(t)
                 gone.append(rel + "/")
+        if trash:
+            _fsync_dir(self.path)
+        for t in trash:
+            shutil.rmtree(t)
         for rel in sorted(self.files):
             p = self.path / rel
             if p.is_file() or p.is_symlink():
@@ -334,7 +391,9 @@ def _scan(path: Path, files: set[str], trees: set[str]) -> tuple[list[str], list
             rel = entry.relative_to(path).as_posix()
             if rel == MARKER or rel in files or rel in trees or rel in own_dirs:
                 continue
-            if is_temp_name(entry.name) and entry.is_file():
+            if (is_temp_name(entry.name) and entry.is_file()) or (
+                is_trash_name(entry.name) and entry.is_dir()
+            ):
                 temps.append(entry)
                 continue
             foreign.append(rel + ("/" if entry.is_dir() else ""))
@@ -363,7 +422,10 @@ def claim_output_dir(
         )
     foreign, temps = _scan(path, files, trees)
     for tmp in temps:
-        tmp.unlink(missing_ok=True)
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
     if foreign and not force:
         what = "files messjax did not write" if meta else "files (and no messjax marker)"
         raise OutputFolderError(

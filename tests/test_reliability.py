@@ -592,3 +592,82 @@ def test_unfinished_orbax_chunk_is_dropped_on_resume(small, tmp_path):
     assert sweep(small, out, "--set", "tasks=[boolq]") == 0
     assert not tmp.exists()
     assert snapshot(out) == before
+
+
+# ------------------------------------------- folders messjax manages; names from the data
+def test_force_never_adopts_a_users_folder_of_a_managed_name(small, tmp_path, capsys):
+    """--force writes beside the user's files, but a `checkpoints/` of theirs is refused,
+    not adopted (a later --restart would delete managed folders whole)."""
+    out = tmp_path / "theirs"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "model.pt").write_text("mine")
+    assert sweep(small, out, "--force") == 2
+    line = one_line(capsys.readouterr().err)
+    assert "checkpoints" in line and "messjax did not make it" in line
+    assert sweep(small, out, "--force", "--restart") == 2
+    capsys.readouterr()
+    assert (out / "checkpoints" / "model.pt").read_text() == "mine"
+
+
+def test_safe_filename_keeps_plain_names_and_separates_the_rest():
+    from messjax.fileio import safe_filename
+
+    assert safe_filename("arc_challenge") == "arc_challenge"
+    assert safe_filename("mmlu-high_school.physics+1") == "mmlu-high_school.physics+1"
+    names = ["a b", "a_b", "a/b", "..", ".", "", "../../victim/report", ".hidden", "é"]
+    safe = [safe_filename(n) for n in names]
+    assert len(set(safe)) == len(names)
+    for s in safe:
+        assert s and "/" not in s and not s.startswith(".") and s not in ("..", ".")
+
+
+def test_output_paths_stay_inside_the_folder(tmp_path):
+    out = claim_output_dir(tmp_path / "o", "sweep")
+    for rel in ("../x", "/tmp/x", "a/../../x", ".", ""):
+        with pytest.raises(OutputFolderError, match="not a path inside"):
+            out.file(rel)
+    assert not (tmp_path / "x").exists()
+
+
+def test_restart_killed_mid_delete_leaves_nothing_to_resume(small, tmp_path, monkeypatch):
+    """--restart renames a managed folder away before deleting it: a kill during the delete
+    leaves a hidden leftover (removed by the next claim), never a half-deleted
+    checkpoints/ that a later run would resume from."""
+    import shutil
+
+    from messjax.fileio import TRASH_SUFFIX
+
+    out = tmp_path / "out"
+    assert sweep(small, out) == 0
+    before = snapshot(out)
+
+    def killed(path, *a, **k):
+        raise KeyboardInterrupt  # as if killed after the rename, before the delete
+
+    monkeypatch.setattr(shutil, "rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        claim_output_dir(out, "sweep", restart=True)
+    monkeypatch.undo()
+    assert not (out / "checkpoints").exists()
+    (leftover,) = [p for p in out.iterdir() if p.name.endswith(TRASH_SUFFIX)]
+    assert sweep(small, out) == 0  # recomputed from scratch, the leftover removed
+    assert not leftover.exists()
+    assert snapshot(out) == before
+
+
+def test_checkpoints_without_their_sweep_record_are_refused(small, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert sweep(small, out) == 0
+    (out / "checkpoints" / "sweep.json").unlink()  # e.g. an older, interrupted delete
+    assert sweep(small, out) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "sweep.json" in line and "--restart" in line
+    assert sweep(small, out, "--restart") == 0
+
+
+def test_task_names_differing_in_punctuation_keep_their_own_checkpoints(tmp_path):
+    from messjax.runs.checkpoint import SweepCheckpoint
+
+    ck = SweepCheckpoint(tmp_path / "ck", {"what": 1})
+    assert ck.chunk_dir("a b", 0) != ck.chunk_dir("a_b", 0)
+    assert ck.chunk_dir("../x", 0).resolve().is_relative_to((tmp_path / "ck").resolve())

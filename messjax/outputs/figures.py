@@ -26,7 +26,7 @@ import numpy as np
 
 from messjax import paper
 from messjax.core.names import HPARAM_NAMES
-from messjax.fileio import atomic_savefig
+from messjax.fileio import atomic_savefig, safe_filename
 from messjax.metrics import COST_QUANTITY, cost_scale
 from messjax.outputs.rows import SUMMARY_CSV, read_summary_csv
 from messjax.outputs.traces import TRACES_NPZ, load_traces
@@ -233,7 +233,7 @@ def draw_figures(
 
     for task, indices in by_task.items():
         view = _TaskView(task, rows, indices)
-        save(_cost_figure(view), f"cost_vs_alpha_{task}.png")
+        save(_cost_figure(view), f"cost_vs_alpha_{safe_filename(task)}.png")
         tr = (traces or {}).get("tasks", {}).get(task)
         if tr is None:
             continue
@@ -248,7 +248,7 @@ def draw_figures(
                 "satisfaction over the stream",
                 sla=True,
             ),
-            f"satisfaction_{task}.png",
+            f"satisfaction_{safe_filename(task)}.png",
         )
         save(
             _trace_figure(
@@ -260,7 +260,7 @@ def draw_figures(
                 "virtual queue over the stream",
                 sla=False,
             ),
-            f"queue_{task}.png",
+            f"queue_{safe_filename(task)}.png",
         )
-        save(_shares_figure(view, tr, row_pos), f"shares_{task}.png")
+        save(_shares_figure(view, tr, row_pos), f"shares_{safe_filename(task)}.png")
     return written

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from messjax.errors import CheckpointError, MessjaxError, brief
-from messjax.fileio import atomic_write_text
+from messjax.fileio import atomic_write_text, safe_filename
 
 #: Bump when the layout of sweep checkpoints changes.
 FORMAT_VERSION = 1
@@ -64,10 +63,6 @@ def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix.rstrip(".")]
 
 
-def _safe_name(task: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", task) or "_"
-
-
 # ---------------------------------------------------------------------------- sweeps
 class SweepCheckpoint:
     """Finished chunks of one sweep, saved with Orbax under ``directory/<task>/chunk_<i>``.
@@ -95,6 +90,12 @@ class SweepCheckpoint:
                     "the checkpoints and start over."
                 )
         else:
+            if self.directory.is_dir() and any(self.directory.iterdir()):
+                raise CheckpointError(
+                    f"{self.directory} holds checkpoints but no {SWEEP_META} saying which sweep "
+                    f"they belong to (an interrupted delete?); refusing to resume from them: "
+                    f"{RESTART_HINT}"
+                )
             self.directory.mkdir(parents=True, exist_ok=True)
             atomic_write_text(meta, json.dumps(self.identity, indent=1, sort_keys=True) + "\n")
         self._managers: dict[str, Any] = {}
@@ -109,7 +110,7 @@ class SweepCheckpoint:
             options = ocp.CheckpointManagerOptions(
                 enable_async_checkpointing=False, create=True, step_prefix="chunk"
             )
-            folder = self.directory / _safe_name(task)
+            folder = self.directory / safe_filename(task)
             # A chunk killed mid-save leaves Orbax's unfinished temporary folder: drop it
             # (Orbax's own cleanup option runs in a background thread).
             for tmp in folder.glob("*.orbax-checkpoint-tmp*"):
@@ -122,7 +123,7 @@ class SweepCheckpoint:
         return sorted(self._manager(task).all_steps())
 
     def chunk_dir(self, task: str, chunk: int) -> Path:
-        return self.directory / _safe_name(task) / f"chunk_{chunk}"
+        return self.directory / safe_filename(task) / f"chunk_{chunk}"
 
     def load(self, task: str, chunk: int):
         """``(summary, trace)`` of a saved chunk (``trace`` None if not traced), else None."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -43,7 +42,7 @@ from messjax.core.names import SPARSE_TRAINING
 from messjax.core.sweep import make_grid, run_sweep
 from messjax.errors import ConfigError, did_you_mean
 from messjax.features import find_weights
-from messjax.fileio import claim_output_dir
+from messjax.fileio import claim_output_dir, safe_filename
 from messjax.metrics import add_relative_costs, cost_column, cost_display, method_row
 from messjax.outputs.method_table import (
     console_table,
@@ -341,7 +340,7 @@ def write_run(
     write_csv(rows, output.file("table.csv"))
     if figures:
         for spec, _ in streams:
-            figure = re.sub(r"[^\w.+=-]", "_", spec.name) + ".png"  # task names from the logs
+            figure = safe_filename(spec.name) + ".png"  # task names from the logs
             plot_task(rows, spec.name, output.file(f"figures/{figure}"), meta)
     meta.update(wall_s=time.perf_counter() - t_start, host=f"{os.cpu_count()} CPU cores")
     output.write_text("table.md", markdown(rows, table.models, meta))
