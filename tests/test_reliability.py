@@ -428,6 +428,27 @@ def test_save_killed_between_two_renames_is_recoverable(tmp_path, monkeypatch):
     assert same_state(Router.restore(ck).state, router.state)
 
 
+def test_save_removes_what_killed_saves_left_beside_it(tmp_path):
+    """Kills mid-save leave hidden temporaries next to the checkpoint; the next save removes
+    them, but the previous checkpoint moved aside is kept while it may be the only copy."""
+    ck = tmp_path / "ck"
+    router = make_router()
+    aside = tmp_path / ".ck.0123456789ab.messjax-router-old"
+    aside.mkdir()
+    router.save(ck)  # ck was missing: the copy moved aside may be the only one, kept
+    assert aside.is_dir()
+    leftovers = [
+        tmp_path / ".ck.0123456789ab.messjax-router-tmp",
+        tmp_path / ".ck.ba9876543210.messjax-router-tmp.orbax-checkpoint-tmp-17",
+    ]
+    for p in leftovers:
+        p.mkdir()
+    (tmp_path / ".ck.notes").write_text("mine")
+    router.save(ck)  # ck complete: every leftover goes, the user's file stays
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ck.notes", "ck"]
+    assert same_state(Router.restore(ck).state, router.state)
+
+
 @pytest.mark.parametrize(
     "damage", ["no-commit", "truncated-meta", "truncated-array-metadata", "truncated-data"]
 )

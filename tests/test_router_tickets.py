@@ -284,7 +284,11 @@ def test_journal_replay_after_a_kill_is_exact(stream, tmp_path):
     with open(p.journal.path, "a") as f:
         f.write('{"seq": 999, "op": "observe", "id": "mj-')  # torn: never acknowledged
     fp, stats = p.router.fingerprint(), p.router.stats
+    # what a checkpoint killed mid-save leaves: its folder and the save's own temporaries
+    (tmp_path / ".tmp-checkpoint-000000000042").mkdir()
+    (tmp_path / "..tmp-checkpoint-000000000042.0123456789ab.messjax-router-tmp").mkdir()
     q = PersistentRouter(tmp_path, lambda: make_router(models), {"v": 1})
+    assert not list(tmp_path.glob("*tmp-checkpoint-*"))
     assert q.replayed > 0 and q.router.fingerprint() == fp and q.router.stats == stats
     with pytest.raises(TicketClosed):
         q.observe(p.router.live_meta()["closed"][0][0], 1.0)  # acknowledged before the kill

@@ -15,6 +15,7 @@ that never stopped and still takes the outcomes of the requests in flight when i
 from __future__ import annotations
 
 import dataclasses
+import glob
 import shutil
 import warnings
 from pathlib import Path
@@ -107,6 +108,7 @@ def save_router(router, path: str | Path) -> Path:
     pending = router.pending()
     if pending:
         items["tickets"] = ocp.args.StandardSave({"x": np.stack([t.x for t in pending])})
+    _drop_leftovers(path)
     tmp = temp_sibling(path, _ROUTER_TMP)
     try:
         with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as ckptr:
@@ -118,6 +120,21 @@ def save_router(router, path: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _drop_leftovers(path: Path) -> None:
+    """Remove what earlier saves to ``path`` cut short by a kill left beside it.
+
+    A ``.<name>.<random>.messjax-router-tmp`` folder (and Orbax's temporaries of it) is never
+    the only copy of anything: it holds an unfinished new checkpoint, or the previous one after
+    the atomic swap. A ``...messjax-router-old`` folder is the previous checkpoint moved aside
+    where the swap is not atomic; it is removed only once ``path`` holds a complete checkpoint
+    (else it may be the only copy, and :func:`restore_router`'s error names it)."""
+    for p in path.parent.glob(f".{glob.escape(path.name)}.*{_ROUTER_TMP}*"):
+        shutil.rmtree(p, ignore_errors=True)
+    if (path / COMMIT_MARKER).is_file():
+        for p in path.parent.glob(f".{glob.escape(path.name)}.*{_ROUTER_OLD}"):
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def _interrupted_save_hint(path: Path) -> str:

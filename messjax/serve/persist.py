@@ -105,8 +105,11 @@ class PersistentRouter:
                 )
         else:
             atomic_write_text(ident_path, json.dumps(identity, indent=1, sort_keys=True) + "\n")
-        for p in self.dir.glob(".tmp-checkpoint-*"):  # a checkpoint cut short by a kill
-            shutil.rmtree(p, ignore_errors=True)
+        # a checkpoint cut short by a kill: its folder, and the save's own hidden temporaries
+        # beside it (``..tmp-checkpoint-<seq>.<random>.messjax-router-tmp...``)
+        for pattern in (".tmp-checkpoint-*", "..tmp-checkpoint-*"):
+            for p in self.dir.glob(pattern):
+                shutil.rmtree(p, ignore_errors=True)
         ckpts = sorted(
             (int(m.group(1)), p)
             for p in self.dir.iterdir()
