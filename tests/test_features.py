@@ -160,6 +160,24 @@ def test_cache_hit_returns_identical_bytes(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))  # no temporary files left behind
 
 
+def test_cache_write_removes_temporaries_of_killed_writes(tmp_path):
+    """A write killed before its rename leaves a hidden temporary file; the next write to the
+    cache removes it once stale, but never a fresh one (a concurrent writer's)."""
+    import os
+    import time
+
+    stale = tmp_path / ".hash-abc.npy.0123456789ab.messjax-tmp"
+    fresh = tmp_path / ".hash-def.npy.ba9876543210.messjax-tmp"
+    mine = tmp_path / ".notes.txt"
+    for p in (stale, fresh, mine):
+        p.write_bytes(b"x" * 100)
+    old = time.time() - 10 * fcache.STALE_TEMP_S
+    os.utime(stale, (old, old))
+    os.utime(mine, (old, old))
+    featurize(TEXTS, HashingFeaturizer(), cache_dir=tmp_path, progress=False)
+    assert not stale.exists() and fresh.exists() and mine.exists()
+
+
 def test_cache_key_depends_on_texts_order_and_featurizer():
     cfg = HashingFeaturizer().config()
     key = fcache.cache_key("hash", cfg, TEXTS)

@@ -5,6 +5,8 @@ shape/dtype and the sha256 of the ``.npy`` bytes. ``key = sha256(name, config, t
 different featurizer, config or text list (order included) never hits. Both files are written
 atomically (temporary file + ``os.replace``); an entry whose sidecar is missing or does not
 match its ``.npy`` (truncated, corrupted, half-written) is treated as a miss and rewritten.
+The temporary files of writes killed midway are removed by the next write to the folder
+(:func:`drop_stale_temps`), so a cache never grows by what kills left behind.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -95,4 +98,28 @@ def save(cache_dir: str | os.PathLike, name: str, key: str, features: np.ndarray
     }
     _atomic_write(npy, data)
     _atomic_write(meta_path, json.dumps(meta, indent=1).encode())
+    drop_stale_temps(npy.parent)
     return npy
+
+
+#: a temporary file of the cache untouched this long belongs to a write that was killed
+STALE_TEMP_S = 60.0
+
+
+def drop_stale_temps(cache_dir: str | os.PathLike, older_than_s: float = STALE_TEMP_S) -> int:
+    """Remove the hidden temporary files that killed writes left in the cache folder.
+
+    Only messjax's own temporaries (``.<entry>.<random>.messjax-tmp``) untouched for
+    ``older_than_s`` seconds: a concurrent process still writing the same entry keeps its
+    file. Returns how many were removed."""
+    from messjax.fileio import TMP_SUFFIX
+
+    now, gone = time.time(), 0
+    for p in Path(cache_dir).glob(f".*{TMP_SUFFIX}"):
+        try:
+            if p.is_file() and now - p.stat().st_mtime > older_than_s:
+                p.unlink()
+                gone += 1
+        except OSError:  # removed meanwhile by another process
+            pass
+    return gone
