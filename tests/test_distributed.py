@@ -104,3 +104,33 @@ def test_global_sweep_equals_run_sweeps(tmp_path):
         for name in ("total_cost", "satisfaction", "served_counts", "explore_count", "max_queue"):
             np.testing.assert_array_equal(getattr(g.summary, name), getattr(r.summary, name))
         np.testing.assert_array_equal(g.trace.total_cost, r.trace.total_cost)
+
+
+def test_global_sweep_folder_keeps_the_users_files_and_reruns_its_own(tmp_path):
+    """The folder is claimed first: a user's files there are refused and kept; a run killed
+    before its merged.npz (the last file) is rerun in place."""
+    sys.path.insert(0, str(WORKER.parent))
+    try:
+        from distributed_worker import sweep_inputs
+    finally:
+        sys.path.pop(0)
+    from messjax.core.types import EngineConfig
+    from messjax.errors import OutputFolderError
+    from messjax.runs.distributed import run_sweeps_global
+
+    streams, grids = sweep_inputs()
+    config = EngineConfig(num_models=3, feature_dim=12)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "merged.json").write_text("my notes")
+    with pytest.raises(OutputFolderError, match="merged.json"):
+        run_sweeps_global(streams, grids, config, out_dir=theirs)
+    assert (theirs / "merged.json").read_text() == "my notes"
+    assert sorted(p.name for p in theirs.iterdir()) == ["merged.json"]
+
+    out = tmp_path / "g"
+    first = run_sweeps_global(streams, grids, config, out_dir=out)
+    (out / "merged.npz").unlink()  # as if killed between merged.json and merged.npz
+    again = run_sweeps_global(streams, grids, config, out_dir=out)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a.summary.total_cost, b.summary.total_cost)

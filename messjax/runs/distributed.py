@@ -49,7 +49,7 @@ from messjax.core.sweep import (
 )
 from messjax.core.types import EngineConfig
 from messjax.errors import ConfigError
-from messjax.fileio import atomic_savez, atomic_write_text
+from messjax.fileio import atomic_savez, atomic_write_text, claim_output_dir
 
 COORDINATOR_ENV = "MESSJAX_COORDINATOR"
 NUM_PROCESSES_ENV = "MESSJAX_NUM_PROCESSES"
@@ -200,8 +200,11 @@ def run_sweeps_global(
     Call it from every process with the same arguments (after :func:`initialize`; a single
     process works too). ``out_dir`` must be a folder every process can write (a shared file
     system across hosts); it receives ``cells-<process>.npz`` per process and
-    ``merged.npz`` + ``merged.json`` (process 0). Existing files there are not overwritten:
-    a folder holding a previous ``merged.npz`` is an error.
+    ``merged.json`` then ``merged.npz`` (process 0; ``merged.npz``, written last, marks a
+    finished run). Process 0 claims the folder first (:func:`messjax.fileio.claim_output_dir`):
+    a folder holding files messjax did not write there is refused and nothing in it is
+    touched; a folder of an interrupted run (no ``merged.npz``) is simply rerun; a folder
+    holding a finished run's ``merged.npz`` is an error.
     """
     if config.replay > 0:
         raise ConfigError("replay", "run_sweeps_global runs the fast path without replay")
@@ -209,8 +212,11 @@ def run_sweeps_global(
     merged_path = out / "merged.npz"
     if merged_path.exists():
         raise FileExistsError(f"{merged_path} exists; give a new out_dir")
-    _barrier("messjax-sweep-checked")  # nobody writes before everyone has checked
-    out.mkdir(parents=True, exist_ok=True)
+    if jax.process_index() == 0:
+        folder = claim_output_dir(out, "sweep-global")
+        names = [f"cells-{p}.npz" for p in range(jax.process_count())]
+        folder.record(files=[*names, "merged.json", "merged.npz"])
+    _barrier("messjax-sweep-checked")  # nobody writes before process 0 has claimed the folder
     prep = prepare_cells(streams, grids, trace_every, orders)
     x, labels, costs, mask = (np.asarray(a) for a in prep.table)
     devices = jax.devices()
@@ -283,6 +289,6 @@ def _merge(out: Path, processes: int, num_cells: int, num_leaves: int) -> None:
         raise RuntimeError(f"the processes' files in {out} do not hold every cell exactly once")
     where = np.argsort(cell, kind="stable")
     arrays = {f"leaf{i}": merged[f"leaf{i}"][where] for i in range(num_leaves)}
-    atomic_savez(out / "merged.npz", compressed=False, **arrays)
     meta = dict(processes=processes, cells=num_cells, devices=jax.device_count())
     atomic_write_text(out / "merged.json", json.dumps(meta) + "\n")
+    atomic_savez(out / "merged.npz", compressed=False, **arrays)  # last: the run is complete
