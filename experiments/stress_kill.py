@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -181,19 +180,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=50, help="number of kills (default 50)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the kill moments")
-    parser.add_argument("--workdir", default=None, help="folder for the runs (default: a temp)")
+    parser.add_argument(
+        "--workdir", default=None, help="a new or empty folder for the runs (default: a temp)"
+    )
     parser.add_argument("--resume-prob", type=float, default=0.2, help="P(run to completion)")
     parser.add_argument("--restart-prob", type=float, default=0.15, help="P(start with --restart)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     rng = random.Random(args.seed)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="messjax-stress-"))
+    if work.exists() and (not work.is_dir() or any(work.iterdir())):
+        # the runs delete and rewrite their folders in it: never a folder of the user's
+        parser.error(f"--workdir {work} is not a new or empty folder; give another one")
     work.mkdir(parents=True, exist_ok=True)
     config = work / "stress.yaml"
     config.write_text(CONFIG)
     ref_dir, out = work / "ref", work / "out"
-    for d in (ref_dir, out, work / "cache"):
-        shutil.rmtree(d, ignore_errors=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env["MESSJAX_CACHE_DIR"] = str(work / "cache")

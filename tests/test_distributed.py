@@ -123,7 +123,7 @@ def test_global_sweep_folder_keeps_the_users_files_and_reruns_its_own(tmp_path):
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     (theirs / "merged.json").write_text("my notes")
-    with pytest.raises(OutputFolderError, match="merged.json"):
+    with pytest.raises(OutputFolderError, match=r"merged\.json"):
         run_sweeps_global(streams, grids, config, out_dir=theirs)
     assert (theirs / "merged.json").read_text() == "my notes"
     assert sorted(p.name for p in theirs.iterdir()) == ["merged.json"]
