@@ -111,6 +111,12 @@ CASES = [
      "m2|model_response", 1, "no column 'm2|total_cost' (did you mean 'm2|total_cst'?)"),
     ("rb-duplicate-id", RB, routerbench(row3="a.0,yo,a,m2,1,x,0.01,1,y,0.001"),
      "sample_id", 3, "duplicate id 'a.0' in task 'a' (first seen at line 2)"),
+    ("underscore-number", MP, messplus(cells={(4, "energy_consumption_small"): "1_000"}),
+     "energy_consumption_small", 4, "not a number: '1_000'"),
+    ("non-ascii-digits", MP, messplus(cells={(2, "energy_consumption_small"): "١٢"}),
+     "energy_consumption_small", 2, "not a number: '١٢'"),
+    ("cost-beyond-float32", MP, messplus(cells={(4, "energy_consumption_large"): "1e39"}),
+     "energy_consumption_large", 4, "cost is beyond float32"),
 ]  # fmt: skip
 
 
@@ -234,3 +240,77 @@ def test_in_memory_errors_say_row():
         str(DataError("p", source="f.csv", column="c", line=3))
         == "file f.csv, column 'c', line 3: p"
     )
+
+
+# ------------------------------------------------------------------ found by a probe
+def test_routellm_with_routerbench_id_columns_is_routellm(tmp_path, capsys):
+    """RouteLLM files may carry sample_id / eval_name: without any `X|...` column they are
+    RouteLLM, not RouterBench."""
+    from messjax.data import load_zoo
+    from messjax.data.loaders.zoos import detect_format
+
+    path = tmp_path / "rl.csv"
+    path.write_text("sample_id,eval_name,prompt,org/a,b\ns0,t,hi,True,False\ns1,t,yo,False,True\n")
+    assert detect_format(path) == "routellm"
+    table = load_zoo(path, prices={"org/a": 0.001, "b": 0.01})
+    assert list(table.ids) == ["s0", "s1"] and set(table.tasks) == {"t"}
+    assert (
+        cli.main(["data", "describe", str(path), "--price", "org/a=0.001", "--price", "b=1"]) == 0
+    )
+    capsys.readouterr()
+    from messjax.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="prices only"):
+        load_zoo(path, cost="time", prices={"org/a": 0.001, "b": 0.01})
+
+
+def test_task_names_are_stripped_like_ids(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text(messplus(cells={(4, "benchmark_name"): "arc "}))
+    assert sorted(set(load_messplus(path).tasks)) == ["arc"]
+
+
+def test_empty_zoo_name_is_refused(tmp_path, monkeypatch):
+    from messjax.data import load_zoo
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.csv").write_text(messplus())
+    for name in ("", "  "):
+        with pytest.raises(DataError, match="empty zoo name"):
+            load_zoo(name)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_a_model_priced_twice_is_refused(tmp_path, suffix):
+    from messjax.data.loaders import read_prices
+
+    path = tmp_path / f"p{suffix}"
+    text = '{"m": 0.01, "m": 1e-7}' if suffix == ".json" else "m: 0.01\nm: 1.0e-7\n"
+    path.write_text(text)
+    with pytest.raises(DataError, match="twice"):
+        read_prices(path)
+
+
+def test_repeated_price_flag_and_huge_price_are_refused():
+    import argparse
+
+    from messjax.commands._zoo import prices
+    from messjax.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="given twice"):
+        prices(argparse.Namespace(prices=None, price=["m=0.01", "m=0.02"]))
+    with pytest.raises(ConfigError, match="at most"):
+        prices(argparse.Namespace(prices=None, price=["m=1e39"]))
+    assert prices(argparse.Namespace(prices=None, price=["m=0.01", "n=0.02"])) == {
+        "m": 0.01,
+        "n": 0.02,
+    }
+
+
+def test_routerbench_models_must_be_a_non_empty_list(tmp_path):
+    path = tmp_path / "rb.csv"
+    path.write_text(routerbench())
+    for models in ([], "m1"):
+        with pytest.raises(DataError, match="non-empty list"):
+            load_routerbench(path, models=models)
+    assert load_routerbench(path, models=["m2"]).models == ("m2",)

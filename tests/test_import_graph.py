@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, int]] = [
     ("messjax.fileio", 0),
     ("messjax.paper", 0),
     ("messjax.core.names", 0),
+    ("messjax.yamlfile", 0),
     ("messjax.data", 1),
     ("messjax.features", 2),
     ("messjax.core", 3),

@@ -692,3 +692,33 @@ def test_task_names_differing_in_punctuation_keep_their_own_checkpoints(tmp_path
     ck = SweepCheckpoint(tmp_path / "ck", {"what": 1})
     assert ck.chunk_dir("a b", 0) != ck.chunk_dir("a_b", 0)
     assert ck.chunk_dir("../x", 0).resolve().is_relative_to((tmp_path / "ck").resolve())
+
+
+def test_router_refuses_bad_names_ids_params_and_empty_history():
+    from messjax.errors import ConfigError
+
+    for models, what in (
+        (["a", "a", "b"], "unique"),
+        (["", "b", "c"], "non-empty"),
+        ("abc", "list"),
+    ):
+        with pytest.raises(MessjaxError, match=what):
+            Router.create(models, D, policy="messjax", alpha=0.7)
+    for key, value in (("prior", float("nan")), ("prior", -1.0), ("margin", float("inf")),
+                       ("ts_temp", -1.0), ("l2", -5.0), ("price_cap", 0.0)):  # fmt: skip
+        with pytest.raises(ConfigError, match=key):
+            Router.create(MODELS, D, policy="messjax", alpha=0.7, **{key: value})
+    router = Router.create(MODELS, D, policy="messjax", alpha=0.7, infeasible_cap=float("inf"))
+    with pytest.raises(MessjaxError, match="at least one request"):
+        router.warm_start(np.ones((0, D)), np.ones((0, 3)), np.ones((0, 3)))
+    for bad in (7, ""):
+        with pytest.raises(MessjaxError, match="non-empty string"):
+            router.route(np.zeros(D, np.float32), id=bad)
+    assert router.routed == 0 and not router.pending()
+
+
+def test_duplicate_grid_values_are_refused(tmp_path, capsys):
+    for axis in ("alpha=[0.5,0.5]", "V=[1e-4,1e-4]", "cost_estimator=[oracle,oracle]"):
+        assert cli.main(["run", "--set", axis, "--out", str(tmp_path / "o")]) == 2
+        assert "duplicate value" in one_line(capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()

@@ -52,9 +52,15 @@ def add_price_arguments(parser: argparse.ArgumentParser) -> None:
 def prices(args: argparse.Namespace) -> dict[str, float] | None:
     """The price table of ``--prices FILE`` updated by every ``--price MODEL=DOLLARS``."""
     from messjax.data.loaders import parse_price, read_prices
+    from messjax.errors import ConfigError
 
     table = read_prices(args.prices) if getattr(args, "prices", None) else {}
-    table.update(parse_price(p) for p in getattr(args, "price", []) or [])
+    given: set[str] = set()
+    for model, dollars in (parse_price(p) for p in getattr(args, "price", []) or []):
+        if model in given:
+            raise ConfigError(f"price {model}", "--price given twice for this model")
+        given.add(model)
+        table[model] = dollars  # overrides the --prices file
     return table or None
 
 

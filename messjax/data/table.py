@@ -193,6 +193,12 @@ def validate_arrays(
         (labels, label_columns, (labels < 0) | (labels > 1), "label is outside [0, 1]"),
         (costs, cost_columns, ~np.isfinite(costs), "cost is NaN or infinite"),
         (costs, cost_columns, costs < 0, "cost is negative"),
+        (
+            costs,
+            cost_columns,
+            costs > float(np.finfo(np.float32).max),
+            f"cost is beyond float32 (above {np.finfo(np.float32).max:.3g})",
+        ),
     )
     for arr, cols, bad, what in checks:
         if bad.any():

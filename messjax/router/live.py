@@ -62,7 +62,15 @@ class Router:
         policy: str = "messplus",
         policy_params: mj_policy.PolicyParams | None = None,
     ):
+        if isinstance(models, str):
+            raise MessjaxError(f"models must be a list of names, got the string {models!r}")
         self.models = tuple(models)
+        bad = [m for m in self.models if not isinstance(m, str) or not m.strip()]
+        if bad:
+            raise MessjaxError(f"model names must be non-empty strings, got {bad[0]!r}")
+        if len(set(self.models)) != len(self.models):
+            twice = sorted({m for m in self.models if self.models.count(m) > 1})
+            raise MessjaxError(f"model names must be unique; given twice: {', '.join(twice)}")
         if len(self.models) != config.num_models:
             raise MessjaxError(
                 f"{len(self.models)} model names for a {config.num_models}-model config"
@@ -185,6 +193,8 @@ class Router:
             if np.any(np.asarray(self.state.cost_count) > 0):
                 raise MessjaxError("this router is already warm-started (history counts once)")
             xs = self.embed_batch(requests)
+            if len(xs) == 0:
+                raise MessjaxError("warm_start needs at least one request of history, got none")
             hp, pp = self.hparams, self.policy_params
             self.state = self._policy.warm(self.state, xs, labels, costs, hp, pp, self.models)
 
@@ -266,6 +276,8 @@ class Router:
         (per model) are needed only by the ``oracle`` cost estimator; ``id`` overrides the
         generated ticket id (it must be unused).
         """
+        if id is not None and (not isinstance(id, str) or not id):
+            raise MessjaxError(f"a ticket id must be a non-empty string, got {id!r}")
         self._needs_costs(costs)
         x = self.embed(request)  # outside the lock: featurizing is the slow part
         c = self._decision_costs(costs)

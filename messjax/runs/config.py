@@ -29,7 +29,7 @@ from typing import Any
 from messjax import paper
 from messjax.core.names import COST_ESTIMATORS, HEADS, HPARAM_NAMES, SPARSE_TRAINING
 from messjax.errors import ConfigError, did_you_mean
-from messjax.runs.yamlfile import dump_yaml, parse_yaml, read_yaml, type_name
+from messjax.yamlfile import dump_yaml, parse_yaml, read_yaml, type_name
 
 #: Zoos a config may name besides a path to a log folder or CSV (see messjax.data.ZOOS).
 SYNTHETIC = "synthetic"
@@ -288,10 +288,12 @@ def _axis(key: str, v: Any) -> tuple | None:
     values = _as_list(v)
     if not values:
         raise ConfigError(key, "empty list of values")
-    if key == "cost_estimator":
-        return tuple(_as_choice(key, x, COST_ESTIMATORS) for x in values)
-    if key == "sparse_training":
-        return tuple(_as_choice(key, x, SPARSE_TRAINING) for x in values)
+    if key in ("cost_estimator", "sparse_training"):
+        choices = COST_ESTIMATORS if key == "cost_estimator" else SPARSE_TRAINING
+        out = tuple(_as_choice(key, x, choices) for x in values)
+        if len(set(out)) != len(out):
+            raise ConfigError(key, f"duplicate value in {list(values)}")
+        return out
     if key == "epochs":  # 0 would never train the predictor: s_hat stays at its init
         values = [_as_int(key, x, minimum=1) for x in values]
     if key == "relative_V":
@@ -304,9 +306,14 @@ def _axis(key: str, v: Any) -> tuple | None:
     from messjax.core.types import check_hparams
 
     check_hparams(**{key: values})
-    if key in ("epochs", "relative_V"):
-        return tuple(int(x) for x in values)
-    return tuple(float(x) for x in values)
+    out = (
+        tuple(int(x) for x in values)
+        if key in ("epochs", "relative_V")
+        else tuple(float(x) for x in values)
+    )
+    if len(set(out)) != len(out):  # each cell would run twice and count twice in the tables
+        raise ConfigError(key, f"duplicate value in {list(values)}")
+    return out
 
 
 def _section(key: str, raw: Any, cls):

@@ -42,7 +42,7 @@ from messjax.runs.config import (
     unknown_choice,
 )
 from messjax.runs.experiment import summary_rows, sweep_table, table_features
-from messjax.runs.yamlfile import read_yaml
+from messjax.yamlfile import read_yaml
 
 CHECKPOINTS = "checkpoints"
 CONFIG_YAML = "config.yaml"

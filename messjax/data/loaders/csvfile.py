@@ -17,6 +17,11 @@ import numpy as np
 from messjax.errors import DataError, did_you_mean
 
 _TRUE = frozenset({"true", "1"})
+#: a number as CSV files write it: decimal or scientific, or nan/inf (reported by the checks)
+_NUMBER = re.compile(
+    r"\s*[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)\s*",
+    re.IGNORECASE,
+)
 _FALSE = frozenset({"false", "0"})
 
 
@@ -63,17 +68,17 @@ class CsvTable:
         """Column ``name`` as float64; empty or non-numeric cells are an error."""
         values = self.column(name)
         try:
-            return np.array(values, dtype=np.float64)
+            out = np.array(values, dtype=np.float64)
         except ValueError:
-            pass
+            out = None
         for i, v in enumerate(values):
             if not v.strip():
                 raise self.error("empty cell (expected a number)", column=name, i=i)
-            try:
-                float(v)
-            except ValueError:
+            # Python's float() also takes "1_000" and non-ASCII digits: a CSV number is plain
+            if not _NUMBER.fullmatch(v):
                 raise self.error(f"not a number: {v!r}", column=name, i=i) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        assert out is not None  # every cell matched _NUMBER, which float() reads
+        return out
 
     def bools(self, name: str) -> np.ndarray:
         """Column ``name`` as 0/1 float64 from True/False/true/false/1/0."""

@@ -77,7 +77,9 @@ def _read_messplus(path: str, cost: str, missing: str = "error") -> Part:
         ]
         for m in models
     }
-    c, dropped = incomplete_rows(c, model_columns, c.column("benchmark_name"), missing)
+    c, dropped = incomplete_rows(
+        c, model_columns, [s.strip() for s in c.column("benchmark_name")], missing
+    )
     label_cols = [f"label_{m}" for m in models]
     labels = np.stack([c.floats(col) for col in label_cols], axis=1)
     prefix = COST_KINDS[cost][0]
@@ -90,7 +92,7 @@ def _read_messplus(path: str, cost: str, missing: str = "error") -> Part:
         labels,
         costs,
         models,
-        c.strings("benchmark_name"),
+        [s.strip() for s in c.strings("benchmark_name")],  # as the ids: "arc " is "arc"
         [s.strip() for s in c.strings("doc_id")],
         "doc_id",
         dropped,

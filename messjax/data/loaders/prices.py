@@ -23,8 +23,11 @@ def parse_price(text: str) -> tuple[str, float]:
         dollars = float(value)
     except ValueError:
         raise ConfigError(f"price {model.strip()}", f"not a number: {value!r}") from None
-    if not np.isfinite(dollars) or dollars < 0:
-        raise ConfigError(f"price {model.strip()}", f"must be a finite number >= 0, got {value!r}")
+    if not np.isfinite(dollars) or dollars < 0 or dollars > float(np.finfo(np.float32).max):
+        raise ConfigError(
+            f"price {model.strip()}",
+            f"must be a finite number >= 0 (at most {np.finfo(np.float32).max:.3g}), got {value!r}",
+        )
     return model.strip(), dollars
 
 
@@ -32,7 +35,7 @@ def read_prices(path: str | os.PathLike) -> dict[str, float]:
     """A price table ``{model id: dollars per request}`` from a JSON or YAML file (a mapping)."""
     import json
 
-    import yaml
+    from messjax.yamlfile import parse_yaml
 
     p = Path(path)
     try:
@@ -41,12 +44,24 @@ def read_prices(path: str | os.PathLike) -> dict[str, float]:
         raise DataError("no such price file", source=str(p)) from None
     except (IsADirectoryError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read the price file: {e}", source=str(p)) from None
+
+    def no_repeats(pairs):
+        seen = {}
+        for k, v in pairs:
+            if k in seen:
+                raise DataError(f"model {k!r} is priced twice", source=str(p))
+            seen[k] = v
+        return seen
+
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise DataError(
-            f"not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {e}", source=str(p)
-        ) from None
+        if p.suffix.lower() == ".json":
+            data = json.loads(text, object_pairs_hook=no_repeats)
+        else:
+            data = parse_yaml(text, str(p))
+    except json.JSONDecodeError as e:
+        raise DataError(f"not valid JSON: {e}", source=str(p)) from None
+    except ConfigError as e:  # parse_yaml: a key given twice, or not YAML
+        raise DataError(f"not a valid price table: {e}", source=str(p)) from None
     if not isinstance(data, dict) or not data:
         raise DataError(
             "expected a mapping of model id to dollars per request, e.g. "

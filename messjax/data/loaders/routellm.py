@@ -53,13 +53,14 @@ def _read_routellm(path: str, prices: Mapping[str, float], missing: str = "error
                 f"{did_you_mean(m, models)}; model columns: {', '.join(models)}",
                 column=m,
             )
-    task_of = c.column(task_col) if task_col else [Path(path).stem] * len(c.rows)
+    stem = [Path(path).stem] * len(c.rows)
+    task_of = [s.strip() for s in c.column(task_col)] if task_col else stem
     c, dropped = incomplete_rows(c, {m: [m] for m in models}, task_of, missing)
     labels = np.stack([c.bools(m) for m in models], axis=1)
     costs = np.broadcast_to(
         np.array([prices[m] for m in models], dtype=np.float64), labels.shape
     ).copy()
-    tasks = c.strings(task_col) if task_col else [Path(path).stem] * len(c.rows)
+    tasks = [s.strip() for s in c.strings(task_col)] if task_col else stem[: len(c.rows)]
     ids = [s.strip() for s in c.strings(id_col)] if id_col else [str(i) for i in c.positions]
     return Part(
         c,

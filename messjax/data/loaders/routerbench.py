@@ -65,6 +65,8 @@ def _read_routerbench(path: str, models: Sequence[str] | None, missing: str = "e
     if models is None:
         models = known
     else:
+        if isinstance(models, str) or not list(models):
+            raise c.error(f"models must be a non-empty list of model ids, got {models!r}")
         models = list(models)
         for m in models:
             if m not in known:
@@ -76,7 +78,9 @@ def _read_routerbench(path: str, models: Sequence[str] | None, missing: str = "e
     for m in models:
         c.index(m, what="score column")
     model_columns = {m: [m, f"{m}|total_cost"] for m in models}
-    c, dropped = incomplete_rows(c, model_columns, c.column("eval_name"), missing)
+    c, dropped = incomplete_rows(
+        c, model_columns, [s.strip() for s in c.column("eval_name")], missing
+    )
     labels = np.stack([c.floats(m) for m in models], axis=1)
     costs = np.stack([c.floats(f"{m}|total_cost") for m in models], axis=1)
     texts = [_parse_prompt(p) for p in c.strings("prompt", allow_empty=True)]
@@ -86,7 +90,7 @@ def _read_routerbench(path: str, models: Sequence[str] | None, missing: str = "e
         labels,
         costs,
         list(models),
-        c.strings("eval_name"),
+        [s.strip() for s in c.strings("eval_name")],
         [s.strip() for s in c.strings("sample_id")],
         "sample_id",
         dropped,

@@ -161,7 +161,11 @@ def detect_format(path: str | os.PathLike) -> str:
     header = read_header(first)
     if any(h.startswith("label_") for h in header):
         return "messplus"
-    if any(h.endswith("|total_cost") for h in header) or all(h in header for h in ROUTERBENCH_BASE):
+    # RouterBench: per-model ``X|...`` columns. RouteLLM files may carry RouterBench's
+    # sample_id / eval_name columns too, but never a ``|`` column.
+    if any(h.endswith("|total_cost") for h in header) or (
+        all(h in header for h in ROUTERBENCH_BASE) and any("|" in h for h in header)
+    ):
         return "routerbench"
     if "prompt" in header:
         return "routellm"
@@ -211,6 +215,12 @@ def load_zoo(
         raise ConfigError("cost", f"unknown cost {cost!r}; choose one of {', '.join(COST_KINDS)}")
     check_missing(missing)
     key = str(name_or_path)
+    if not key.strip():
+        raise DataError(
+            f"empty zoo name {key!r}: give a zoo ({', '.join(ZOOS)}) or a path to a log "
+            "folder or CSV file",
+            source=None,
+        )
     if key in ZOOS or (
         isinstance(name_or_path, str) and "+" in key and all(p in ZOOS for p in key.split("+"))
     ):
@@ -234,6 +244,10 @@ def load_zoo(
             if cost != "energy":
                 raise ConfigError("cost", f"RouterBench logs have dollar costs only, got {cost!r}")
             return load_routerbench(path, missing=missing)
+        if cost != "energy":
+            raise ConfigError(
+                "cost", f"RouteLLM logs get their costs from the prices only, got {cost!r}"
+            )
         if not prices:
             raise DataError(
                 "looks like a RouteLLM CSV (prompt plus True/False model columns): it has no "
