@@ -103,8 +103,7 @@ from messjax.core import thompson
 from messjax.core.episode import Stream, Summary, Totals, scan_stream
 from messjax.core.step import explore_prob, request_randomness
 from messjax.core.sweep import chunk_bounds, concat_cells
-from messjax.core.types import Hyperparams, float_dtype, make_hparams
-from messjax.errors import ConfigError
+from messjax.core.types import Hyperparams, check_policy_params, float_dtype, make_hparams
 
 #: passes of the residual over a warm start's history (:func:`warm_start`)
 WARM_EPOCHS = 3
@@ -173,33 +172,6 @@ DEFAULT_POLICY = dict(
     infeasible_z=1.0,
     infeasible_min_labels=100.0,
 )
-
-
-#: the leaves that may be infinite (an unbounded price); every other one must be finite
-_MAY_BE_INF = ("price_cap", "infeasible_cap")
-#: the leaves that must be > 0 (the rest >= 0)
-_POSITIVE = ("prior", "price_cap", "infeasible_cap")
-
-
-def check_policy_params(values: dict[str, Any]) -> None:
-    """Refuse a policy leaf outside its range (a :class:`~messjax.errors.ConfigError` naming
-    it): every leaf a number >= 0, ``prior``, ``price_cap`` and ``infeasible_cap`` > 0, only
-    the two caps may be ``inf``. Arrays (grids) are checked element by element; traced
-    values are left to the caller."""
-    for key, value in values.items():
-        if isinstance(value, jax.core.Tracer):
-            continue
-        try:
-            arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ConfigError(key, f"must be a number, got {value!r}") from None
-        finite = np.isfinite(arr) | (np.isposinf(arr) if key in _MAY_BE_INF else False)
-        low = arr > 0 if key in _POSITIVE else arr >= 0
-        if not np.all(finite & low):
-            bad = arr[~(finite & low)].ravel()[0] if arr.ndim else arr
-            rule = "> 0" if key in _POSITIVE else ">= 0"
-            rule += " (inf allowed)" if key in _MAY_BE_INF else ", finite"
-            raise ConfigError(key, f"must be a number {rule}, got {float(bad)!r}")
 
 
 def default_policy_params(**overrides: Any) -> PolicyParams:

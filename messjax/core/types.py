@@ -350,3 +350,30 @@ class StepOutput:
     cost: jax.Array  # cost charged for the request (all models on exploration)
     virtual_queue: jax.Array  # after the update
     ideal_queue: jax.Array
+
+
+#: the leaves that may be infinite (an unbounded price); every other one must be finite
+_MAY_BE_INF = ("price_cap", "infeasible_cap")
+#: the leaves that must be > 0 (the rest >= 0)
+_POSITIVE = ("prior", "price_cap", "infeasible_cap")
+
+
+def check_policy_params(values: dict[str, Any]) -> None:
+    """Refuse a ``messjax`` policy leaf (:class:`messjax.core.policy.PolicyParams`) outside
+    its range, with a :class:`~messjax.errors.ConfigError` naming it: every leaf a number >= 0,
+    ``prior``, ``price_cap`` and ``infeasible_cap`` > 0, only the two caps may be ``inf``.
+    Arrays (grids) are checked element by element; traced values are left to the caller."""
+    for key, value in values.items():
+        if isinstance(value, jax.core.Tracer):
+            continue
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ConfigError(key, f"must be a number, got {value!r}") from None
+        finite = np.isfinite(arr) | (np.isposinf(arr) if key in _MAY_BE_INF else False)
+        low = arr > 0 if key in _POSITIVE else arr >= 0
+        if not np.all(finite & low):
+            bad = arr[~(finite & low)].ravel()[0] if arr.ndim else arr
+            rule = "> 0" if key in _POSITIVE else ">= 0"
+            rule += " (inf allowed)" if key in _MAY_BE_INF else ", finite"
+            raise ConfigError(key, f"must be a number {rule}, got {float(bad)!r}")
