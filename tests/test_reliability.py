@@ -722,3 +722,39 @@ def test_duplicate_grid_values_are_refused(tmp_path, capsys):
         assert cli.main(["run", "--set", axis, "--out", str(tmp_path / "o")]) == 2
         assert "duplicate value" in one_line(capsys.readouterr().err)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("policy", ["messplus", "messjax"])
+def test_no_outcome_trains_nothing_and_unobserved_costs_leave_the_estimate(policy):
+    """Closing without an outcome must not train on the zeros standing in for labels (MESS+
+    with all_explorations trains on explorations without feedback), and costs nobody
+    observed (no costs recorded, or an upstream that failed) leave E_hat as it was."""
+    extra = (
+        dict(sparse_training="all_explorations", learning_rate=0.5) if policy == "messplus" else {}
+    )
+    r = Router.create(["a", "b", "c"], 4, seed=0, policy=policy, c=100.0, alpha=0.7, **extra)
+    x = np.ones(4, np.float32)
+    d = r.route(x)
+    r.observe(d.id, [1.0, 1.0, 1.0], [1.0, 2.0, 3.0])
+    before_cost = np.asarray(r.cost_estimate).copy()
+    before = jax.tree.map(np.asarray, r.state)
+    for _ in range(3):
+        d = r.route(x)
+        r.close_without_feedback(d.id)
+    after = jax.tree.map(np.asarray, r.state)
+    np.testing.assert_array_equal(np.asarray(r.cost_estimate), before_cost)
+    if policy == "messplus":
+        assert same_state(after.learner.params, before.learner.params)
+    else:
+        # no label counted (W only takes its per-request weight decay, as in the engine)
+        assert same_state((after.n, after.k), (before.n, before.k))
+    # an exploration whose upstream "c" failed: a and b's costs count, c's does not
+    d = r.route(x)
+    while not d.explore and policy == "messplus":
+        r.close_without_feedback(d.id)
+        d = r.route(x)
+    failed = d.query_index[-1]
+    r.record_costs(d.id, [5.0, 6.0, 7.0], unknown=[d.query[-1]])
+    r.close_without_feedback(d.id)
+    assert np.asarray(r.cost_estimate)[failed] == before_cost[failed]
+    assert any(np.asarray(r.cost_estimate)[m] != before_cost[m] for m in d.query_index[:-1])

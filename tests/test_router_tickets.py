@@ -294,3 +294,21 @@ def test_journal_replay_after_a_kill_is_exact(stream, tmp_path):
         q.observe(p.router.live_meta()["closed"][0][0], 1.0)  # acknowledged before the kill
     with pytest.raises(Exception, match="other settings"):
         PersistentRouter(tmp_path, lambda: make_router(models), {"v": 2})
+
+
+def test_journal_replays_costs_recorded_as_not_observed(stream, tmp_path):
+    """record_costs(unknown=...) (a failed upstream) is journaled and replayed as such."""
+    from messjax.serve.persist import PersistentRouter
+
+    x, labels, costs, models = stream
+    p = PersistentRouter(tmp_path, lambda: make_router(models), {"v": 1})
+    with p.lock:
+        d = p.router.route(x[0])
+        p.journal.write({"op": "route", "ticket": p.router.ticket(d.id).to_json()})
+    p.record_costs(d.id, costs[0] if d.explore else costs[0, d.model_index], unknown=[d.model])
+    assert np.isnan(p.router.ticket(d.id).costs[d.model_index])
+    q = PersistentRouter(tmp_path, lambda: make_router(models), {"v": 1})
+    assert np.isnan(q.router.ticket(d.id).costs[d.model_index])
+    before = np.asarray(q.router.cost_estimate).copy()
+    q.close_without_feedback(d.id)
+    assert np.asarray(q.router.cost_estimate)[d.model_index] == before[d.model_index]

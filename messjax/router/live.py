@@ -44,6 +44,7 @@ from messjax.router.tickets import (
 )
 
 _UNSET = object()
+_NOT_OBSERVED = object()  # _close: no cost was observed for any model
 
 
 class Router:
@@ -341,15 +342,22 @@ class Router:
         with self.lock:
             return list(self._tickets.values())
 
-    def record_costs(self, id: str, costs) -> None:
+    def record_costs(self, id: str, costs, *, unknown: Sequence[str] = ()) -> None:
         """Store a request's costs (its served model's, or every model's on an exploration)
-        before its outcome is known; ``observe`` and expiry then charge them."""
+        before its outcome is known; ``observe`` and expiry then charge them.
+
+        ``unknown`` names queried models whose cost was not observed (an upstream that
+        failed): they are charged 0 and leave the router's cost estimate as it was."""
         with self.lock:
             t = self.ticket(id)
-            v = self.per_model(costs, "costs", t)
+            v = np.array(self.per_model(costs, "costs", t), dtype=np.float64)
             _require_finite(v, "costs")
             if np.any(v < 0):
                 raise MessjaxError(f"costs must be >= 0, got {v.tolist()}")
+            for name in unknown:
+                if name not in self.models:
+                    raise MessjaxError(f"unknown model {name!r}; models: {list(self.models)}")
+                v[self.models.index(name)] = np.nan  # stored as NaN: not observed
             self._tickets[id] = dataclasses.replace(t, costs=v)
 
     def observe(self, *args, satisfied=_UNSET, costs=_UNSET, check_expiry: bool = True):
@@ -407,9 +415,13 @@ class Router:
                 raise TicketIncomplete(
                     f"request {t.id} has no costs yet: pass costs, or record_costs() first"
                 )
-            cost_v = t.costs
+            cost_known = ~np.isnan(t.costs)  # NaN: recorded as not observed
+            cost_v = np.where(cost_known, t.costs, 0.0)
+        elif costs is _NOT_OBSERVED:
+            cost_known, cost_v = np.zeros(M, bool), np.zeros(M)
         else:
             cost_v = self.per_model(costs, "costs", t)
+            cost_known = np.ones(M, bool)
         # Everything is checked before the state is touched; a refused call leaves the
         # ticket open, so observe() can be called again with good values.
         _require_finite(cost_v, "costs")
@@ -426,7 +438,7 @@ class Router:
         dt = float_dtype()
         req = Request(x=t.x, labels=np.asarray(labels, dt), costs=np.asarray(cost_v, dt))
         self.state, out, queue = self._policy.observe(
-            self.state, t, req, self.hparams, self.policy_params, np.bool_(known)
+            self.state, t, req, self.hparams, self.policy_params, np.bool_(known), cost_known
         )
         out, queue = jax.device_get((out, queue))  # one transfer for the scalars below
         del self._tickets[t.id]
@@ -463,10 +475,11 @@ class Router:
 
     def close_without_feedback(self, id: str, *, expired: bool = False) -> None:
         """Close ticket ``id`` without an outcome, charging its recorded costs (0 where none
-        were recorded, e.g. a request whose model failed); ``expired`` counts it as expired."""
+        were recorded, e.g. a request whose model failed: such costs leave the cost estimate
+        as it was); ``expired`` counts it as expired."""
         with self.lock:
             t = self.ticket(id)
-            self._close(t, None, t.costs if t.costs is not None else np.zeros(len(self.models)))
+            self._close(t, None, None if t.costs is not None else _NOT_OBSERVED)
             self.stats.expired += expired
 
     def _prune_closed(self) -> None:

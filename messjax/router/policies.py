@@ -26,17 +26,38 @@ from messjax.errors import MessjaxError
 from messjax.router.tickets import Ticket
 
 
-def _observe_live(state, decision, request, hp, config, t, known):
-    """:func:`messjax.core.step.observe` for request ``t``; ``known`` False = no outcome.
+def _keep(cond, new, old):
+    """``new`` where ``cond`` holds, else ``old`` (leaf by leaf)."""
+    return jax.tree.map(lambda a, b: jnp.where(cond, a, b), new, old)
 
-    Without an outcome the feedback flag is cleared (the decision queue stays, nothing is
-    trained, the cost is charged), and the ideal queue, a simulator's monitor of "every
-    outcome known", stays too.
+
+def _observe_live(state, decision, request, hp, config, t, known, cost_known):
+    """:func:`messjax.core.step.observe` for request ``t``; ``known`` False = no outcome,
+    ``cost_known[m]`` False = model m's cost was not observed (charged as 0).
+
+    Without an outcome the feedback flag is cleared (the decision queue stays, the cost is
+    charged), the predictor's parameters and optimiser state stay (nothing is trained, even
+    under ``all_explorations``, which trains on explorations without feedback: here there
+    are no labels at all), and the ideal queue, a simulator's monitor of "every outcome
+    known", stays too. A cost not observed leaves that model's cost estimate as it was.
     """
     decision = decision.replace(feedback=decision.feedback & known)
     new, out = observe(state, decision, request, hp, config, t)
-    ideal = jnp.where(known, new.queue.ideal_queue, state.queue.ideal_queue)
-    return new.replace(queue=new.queue.replace(ideal_queue=ideal)), out
+    old_l, new_l = state.learner, new.learner
+    learner = new_l.replace(
+        params=_keep(known, new_l.params, old_l.params),
+        opt_state=_keep(known, new_l.opt_state, old_l.opt_state),
+    )
+    if old_l.replay is not None:
+        learner = learner.replace(replay=_keep(known, new_l.replay, old_l.replay))
+    q_old, q_new = state.queue, new.queue
+    queue = q_new.replace(
+        ideal_queue=jnp.where(known, q_new.ideal_queue, q_old.ideal_queue),
+        cost_estimate=jnp.where(cost_known, q_new.cost_estimate, q_old.cost_estimate),
+        cost_sum=jnp.where(cost_known, q_new.cost_sum, q_old.cost_sum),
+        cost_count=jnp.where(cost_known, q_new.cost_count, q_old.cost_count),
+    )
+    return new.replace(learner=learner, queue=queue), out
 
 
 def _decide_batch(state, xs, hp, config, costs, ts):
@@ -50,17 +71,22 @@ def _host(decision: Decision) -> dict[str, np.ndarray]:
     return {f.name: np.asarray(getattr(host, f.name)) for f in dataclasses.fields(host)}
 
 
-def _observe_messjax(state, decision, x, labels, costs, hp, pp, known):
-    """:func:`messjax.core.policy.observe`; ``known`` False = no outcome.
+def _observe_messjax(state, decision, x, labels, costs, hp, pp, known, cost_known):
+    """:func:`messjax.core.policy.observe`; ``known`` False = no outcome, ``cost_known[m]``
+    False = model m's cost was not observed (charged as 0).
 
     Without an outcome the feedback flag is cleared, so the deficit takes the policy's
-    pessimistic imputation and nothing trains (the cost is still seen and charged); the
-    realised deficit, a monitor of the true outcomes, stays.
+    pessimistic imputation and nothing trains (the cost is still charged); the realised
+    deficit, a monitor of the true outcomes, stays. A cost not observed leaves that model's
+    cost estimate (its sum and count) as it was.
     """
     decision = decision.replace(feedback=decision.feedback & known)
     new, out = mj_policy.observe(state, decision, x, labels, costs, hp, pp)
-    realised = jnp.where(known, new.realised_deficit, state.realised_deficit)
-    return new.replace(realised_deficit=realised), out
+    return new.replace(
+        realised_deficit=jnp.where(known, new.realised_deficit, state.realised_deficit),
+        cost_sum=jnp.where(cost_known, new.cost_sum, state.cost_sum),
+        cost_count=jnp.where(cost_known, new.cost_count, state.cost_count),
+    ), out
 
 
 def _decide_batch_messjax(state, xs, hp, pp, ts):
@@ -98,9 +124,16 @@ class _MessPlusPolicy:
     def queried(self, d: dict[str, np.ndarray]) -> tuple[int, ...]:
         return tuple(range(self.config.num_models)) if bool(d["explore"]) else (int(d["model"]),)
 
-    def observe(self, state, ticket: Ticket, request: Request, hp, pp, known):
+    def observe(self, state, ticket: Ticket, request: Request, hp, pp, known, cost_known):
         new, out = self._observe(
-            state, ticket.decision(), request, hp, self.config, np.int32(ticket.index), known
+            state,
+            ticket.decision(),
+            request,
+            hp,
+            self.config,
+            np.int32(ticket.index),
+            known,
+            cost_known,
         )
         return new, out, out.virtual_queue
 
@@ -150,7 +183,7 @@ class _MessjaxPolicy:
     def queried(self, d: dict[str, np.ndarray]) -> tuple[int, ...]:
         return tuple(int(m) for m in np.flatnonzero(d["queried"]))
 
-    def observe(self, state, ticket: Ticket, request: Request, hp, pp, known):
+    def observe(self, state, ticket: Ticket, request: Request, hp, pp, known, cost_known):
         dt = float_dtype()
         M = self.config.num_models
         mask = np.zeros(M, bool)
@@ -167,7 +200,7 @@ class _MessjaxPolicy:
             cost_estimate=np.asarray(ticket.cost_estimate, dt),
         )
         new, out = self._observe(
-            state, decision, request.x, request.labels, request.costs, hp, pp, known
+            state, decision, request.x, request.labels, request.costs, hp, pp, known, cost_known
         )
         return new, out, out.deficit
 

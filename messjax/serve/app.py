@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -292,33 +293,37 @@ class ServeApp:
         i, o = tokens(usage, text, answer)
         costs[d.model_index] = served.cost(i, o)
         if others:
-            info["alternatives"], complete = await self._gather(others, text, costs)
-            await self._settle(d.id, costs, complete)
+            info["alternatives"], failed = await self._gather(others, text, costs)
+            await self._settle(d.id, costs, failed)
         else:
             await anyio.to_thread.run_sync(
                 self.live.record_costs, d.id, float(costs[d.model_index])
             )
 
     async def _gather(self, others, text, costs):
-        """Answers of an exploration's other upstreams; costs filled in; complete = all ok."""
-        alternatives, complete = [], True
+        """Answers of an exploration's other upstreams; costs filled in; the names of the
+        upstreams that failed."""
+        alternatives, failed = [], []
         for name, task in others.items():
             m = self.cfg.models.index(name)
             try:
                 ans = await task
             except UpstreamFailure as e:
-                complete = False
+                failed.append(name)
                 alternatives.append({"model": name, "error": e.message})
                 continue
             content = answer_text(ans)
             i, o = tokens(ans.get("usage"), text, content)
             costs[m] = self.cfg.upstreams[m].cost(i, o)
             alternatives.append({"model": name, "content": content})
-        return alternatives, complete
+        return alternatives, failed
 
-    async def _settle(self, id: str, costs: np.ndarray, complete: bool) -> None:
-        await anyio.to_thread.run_sync(self.live.record_costs, id, costs)
-        if not complete:  # an outcome vector with holes cannot train the predictor
+    async def _settle(self, id: str, costs: np.ndarray, failed: list[str]) -> None:
+        # a failed upstream's cost was not observed: charged 0, the cost estimate untouched
+        await anyio.to_thread.run_sync(
+            functools.partial(self.live.record_costs, id, costs, unknown=failed)
+        )
+        if failed:  # an outcome vector with holes cannot train the predictor
             await anyio.to_thread.run_sync(self.live.close_without_feedback, id)
 
     async def _fail(self, id: str, others) -> None:

@@ -23,6 +23,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from messjax.errors import MessjaxError
 from messjax.fileio import atomic_write_text
 from messjax.router import Router, Ticket
@@ -149,7 +151,7 @@ class PersistentRouter:
         if op == "route":
             r.add_ticket(Ticket.from_json(rec["ticket"]))
         elif op == "costs":
-            r.record_costs(rec["id"], rec["costs"])
+            r.record_costs(rec["id"], rec["costs"], unknown=rec.get("unknown", ()))
         elif op == "observe":
             r.observe(rec["id"], rec["satisfied"], rec["costs"], check_expiry=False)
         elif op in ("expire", "drop"):
@@ -165,11 +167,14 @@ class PersistentRouter:
             self.journal.write({"op": "route", "ticket": self.router.ticket(d.id).to_json()})
             return d
 
-    def record_costs(self, id: str, costs) -> None:
+    def record_costs(self, id: str, costs, *, unknown=()) -> None:
         with self.lock:
-            self.router.record_costs(id, costs)
-            costs = self.router.ticket(id).costs.tolist()
-            self.journal.write({"op": "costs", "id": id, "costs": costs})
+            self.router.record_costs(id, costs, unknown=unknown)
+            costs = np.nan_to_num(self.router.ticket(id).costs, nan=0.0).tolist()
+            rec = {"op": "costs", "id": id, "costs": costs}
+            if unknown:
+                rec["unknown"] = list(unknown)
+            self.journal.write(rec)
 
     def observe(self, id: str, satisfied) -> dict[str, Any]:
         with self.lock:
