@@ -300,7 +300,7 @@ def test_journal_replays_costs_recorded_as_not_observed(stream, tmp_path):
     """record_costs(unknown=...) (a failed upstream) is journaled and replayed as such."""
     from messjax.serve.persist import PersistentRouter
 
-    x, labels, costs, models = stream
+    x, _labels, costs, models = stream
     p = PersistentRouter(tmp_path, lambda: make_router(models), {"v": 1})
     with p.lock:
         d = p.router.route(x[0])
