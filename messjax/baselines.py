@@ -60,7 +60,7 @@ from messjax.core.episode import Summary
 from messjax.core.predictor import bce_loss, init_predictor, predict_logits
 from messjax.core.reference import episode_totals
 from messjax.core.sweep import SweepResult, request_order
-from messjax.core.types import EngineConfig
+from messjax.core.types import EngineConfig, seed_array
 from messjax.data.streams import permutation
 from messjax.data.table import RoutingTable
 from messjax.errors import ConfigError
@@ -208,7 +208,7 @@ def sample_mixture(
     acc, cbar = labels.mean(0, dtype=np.float64), costs.mean(0, dtype=np.float64)
     p = np.clip(np.asarray(p, np.float64), 0.0, 1.0)
     p = p / p.sum()
-    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(np.asarray(seeds), jnp.uint32))
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed_array(seeds)))
     draws = jax.vmap(lambda k: jax.random.choice(k, M, (T,), p=jnp.asarray(p)))(keys)
     order = _orders(T, seeds, orders)
     # Draws are made in arrival order; the stream summary expects table order.

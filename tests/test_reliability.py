@@ -758,3 +758,17 @@ def test_no_outcome_trains_nothing_and_unobserved_costs_leave_the_estimate(polic
     r.close_without_feedback(d.id)
     assert np.asarray(r.cost_estimate)[failed] == before_cost[failed]
     assert any(np.asarray(r.cost_estimate)[m] != before_cost[m] for m in d.query_index[:-1])
+
+
+def test_seeds_beyond_32_bits_are_refused(tmp_path, capsys):
+    """PRNGKey takes 32 bits: seed 2**32 + 7 would share every coin with seed 7."""
+    from messjax.core.sweep import cell_keys
+    from messjax.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[0, 2\*\*32\)"):
+        cell_keys(np.array([7, 2**32 + 7]))
+    with pytest.raises(ConfigError, match="seeds"):
+        Router.create(MODELS, D, seed=2**32, policy="messjax", alpha=0.7)
+    assert cli.main(["run", "--set", "seeds=[7,4294967303]", "--out", str(tmp_path / "o")]) == 2
+    assert "2**32" in one_line(capsys.readouterr().err)
+    np.testing.assert_array_equal(cell_keys(np.array([7])), jax.random.PRNGKey(7)[None])

@@ -103,7 +103,13 @@ from messjax.core import thompson
 from messjax.core.episode import Stream, Summary, Totals, scan_stream
 from messjax.core.step import explore_prob, request_randomness
 from messjax.core.sweep import chunk_bounds, concat_cells
-from messjax.core.types import Hyperparams, check_policy_params, float_dtype, make_hparams
+from messjax.core.types import (
+    Hyperparams,
+    check_policy_params,
+    float_dtype,
+    make_hparams,
+    seed_array,
+)
 
 #: passes of the residual over a warm start's history (:func:`warm_start`)
 WARM_EPOCHS = 3
@@ -557,7 +563,7 @@ def run_cells(
     )
     hp = jax.tree.map(lambda *a: jnp.stack(a), *[c["hp"] for c in cells])
     pp = jax.tree.map(lambda *a: jnp.stack(a).astype(fdt), *[c["pp"] for c in cells])
-    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray([c["seed"] for c in cells], jnp.uint32))
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed_array([c["seed"] for c in cells])))
     parts = []
     n = len(cells)
     for lo, hi in chunk_bounds(n, chunk_size):

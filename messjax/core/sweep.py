@@ -34,7 +34,7 @@ from jax.sharding import Mesh, PartitionSpec
 from messjax.core.episode import Stream, Summary, run_episode
 from messjax.core.fast import BIG_WINDOW, learner_pass, routing_pass
 from messjax.core.step import ALL_EXPLORATIONS
-from messjax.core.types import HPARAM_NAMES, EngineConfig, Hyperparams, make_hparams
+from messjax.core.types import HPARAM_NAMES, EngineConfig, Hyperparams, make_hparams, seed_array
 from messjax.data.streams import permutation
 from messjax.errors import ConfigError
 
@@ -114,7 +114,8 @@ class SweepResult:
 
 
 def cell_keys(seeds: np.ndarray) -> jax.Array:
-    return jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, jnp.uint32))
+    """One PRNG key per cell from its seed (:func:`messjax.core.types.seed_array`)."""
+    return jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed_array(seeds)))
 
 
 def _pad_to(n: int, multiple: int) -> int:

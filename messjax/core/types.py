@@ -377,3 +377,18 @@ def check_policy_params(values: dict[str, Any]) -> None:
             rule = "> 0" if key in _POSITIVE else ">= 0"
             rule += " (inf allowed)" if key in _MAY_BE_INF else ", finite"
             raise ConfigError(key, f"must be a number {rule}, got {float(bad)!r}")
+
+
+def seed_array(seeds) -> np.ndarray:
+    """Episode seeds as uint32 (what ``jax.random.PRNGKey`` takes in every precision mode),
+    refusing any outside ``[0, 2**32)``: a larger seed would silently share its coins with
+    ``seed mod 2**32`` (and give other ones under x64)."""
+    arr = np.asarray(seeds)
+    flat = arr.ravel()
+    if arr.dtype.kind not in "iu":
+        flat = flat[:1] if arr.size and not np.issubdtype(arr.dtype, np.integer) else flat[:0]
+    else:
+        flat = flat[(flat < 0) | (flat >= 2**32)]
+    if flat.size:
+        raise ConfigError("seeds", f"seeds must be integers in [0, 2**32), got {flat[0].item()!r}")
+    return arr.astype(np.uint32)

@@ -27,6 +27,7 @@ from messjax.core.types import (
     Request,
     RouterState,
     float_dtype,
+    seed_array,
 )
 from messjax.errors import MessjaxError
 from messjax.router.checkpoint import restore_router, save_router
@@ -41,10 +42,10 @@ from messjax.router.tickets import (
     UnknownTicket,
     _numbers,
     _require_finite,
+    check_model_names,
 )
 
-_UNSET = object()
-_NOT_OBSERVED = object()  # _close: no cost was observed for any model
+_UNSET, _NOT_OBSERVED = object(), object()  # _NOT_OBSERVED: no model's cost was observed
 
 
 class Router:
@@ -63,15 +64,7 @@ class Router:
         policy: str = "messplus",
         policy_params: mj_policy.PolicyParams | None = None,
     ):
-        if isinstance(models, str):
-            raise MessjaxError(f"models must be a list of names, got the string {models!r}")
-        self.models = tuple(models)
-        bad = [m for m in self.models if not isinstance(m, str) or not m.strip()]
-        if bad:
-            raise MessjaxError(f"model names must be non-empty strings, got {bad[0]!r}")
-        if len(set(self.models)) != len(self.models):
-            twice = sorted({m for m in self.models if self.models.count(m) > 1})
-            raise MessjaxError(f"model names must be unique; given twice: {', '.join(twice)}")
+        self.models = check_model_names(models)
         if len(self.models) != config.num_models:
             raise MessjaxError(
                 f"{len(self.models)} model names for a {config.num_models}-model config"
@@ -80,12 +73,9 @@ class Router:
         self._policy = _policy(policy, config)
         if policy == "messjax" and policy_params is None:
             policy_params = mj_policy.default_policy_params()
-        self.policy_params = policy_params if policy == "messjax" else None
-        self.state = (
-            state
-            if state is not None
-            else self._policy.init(jax.random.PRNGKey(seed), hparams, self.policy_params)
-        )
+        self.policy_params = pp = policy_params if policy == "messjax" else None
+        key = jax.random.PRNGKey(seed_array(seed))
+        self.state = state if state is not None else self._policy.init(key, hparams, pp)
         if expiry is not None and not expiry > 0:
             raise MessjaxError(f"expiry must be > 0 seconds (or None), got {expiry}")
         self.expiry = expiry
@@ -344,10 +334,9 @@ class Router:
 
     def record_costs(self, id: str, costs, *, unknown: Sequence[str] = ()) -> None:
         """Store a request's costs (its served model's, or every model's on an exploration)
-        before its outcome is known; ``observe`` and expiry then charge them.
-
-        ``unknown`` names queried models whose cost was not observed (an upstream that
-        failed): they are charged 0 and leave the router's cost estimate as it was."""
+        before its outcome is known; ``observe`` and expiry then charge them. ``unknown``
+        names queried models whose cost was not observed (an upstream that failed): they
+        are charged 0 and leave the router's cost estimate as it was."""
         with self.lock:
             t = self.ticket(id)
             v = np.array(self.per_model(costs, "costs", t), dtype=np.float64)
@@ -475,8 +464,7 @@ class Router:
 
     def close_without_feedback(self, id: str, *, expired: bool = False) -> None:
         """Close ticket ``id`` without an outcome, charging its recorded costs (0 where none
-        were recorded, e.g. a request whose model failed: such costs leave the cost estimate
-        as it was); ``expired`` counts it as expired."""
+        were recorded, e.g. its model failed: the cost estimate then stays as it was)."""
         with self.lock:
             t = self.ticket(id)
             self._close(t, None, None if t.costs is not None else _NOT_OBSERVED)

@@ -28,6 +28,20 @@ def _numbers(value, name: str, expected: str) -> np.ndarray:
     return v.astype(np.float64)
 
 
+def check_model_names(models) -> tuple[str, ...]:
+    """The router's model names as a tuple: a list of unique, non-empty strings."""
+    if isinstance(models, str):
+        raise MessjaxError(f"models must be a list of names, got the string {models!r}")
+    models = tuple(models)
+    bad = [m for m in models if not isinstance(m, str) or not m.strip()]
+    if bad:
+        raise MessjaxError(f"model names must be non-empty strings, got {bad[0]!r}")
+    if len(set(models)) != len(models):
+        twice = sorted({m for m in models if models.count(m) > 1})
+        raise MessjaxError(f"model names must be unique; given twice: {', '.join(twice)}")
+    return models
+
+
 def _require_finite(v: np.ndarray, name: str) -> None:
     bad = np.flatnonzero(~np.isfinite(v))
     if bad.size:

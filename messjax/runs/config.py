@@ -474,6 +474,8 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
         if not seeds:
             raise ConfigError("seeds", "empty list of seeds")
         kw["seeds"] = tuple(_as_int("seeds", s, minimum=0) for s in seeds)
+        if max(kw["seeds"]) >= 2**32:  # PRNGKey takes 32 bits: a larger seed would wrap
+            raise ConfigError("seeds", f"must be < 2**32, got {max(kw['seeds'])}")
         if len(set(kw["seeds"])) != len(kw["seeds"]):
             raise ConfigError("seeds", f"duplicate seed in {list(kw['seeds'])}")
     for key in AXES:
