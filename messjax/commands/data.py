@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = actions.add_parser(
         "describe",
         help="per task: request count, per-model accuracy (%%) and mean cost",
-        description="Print per task the request count and per model the accuracy (%%) and "
+        description="Print per task the request count and per model the accuracy (%) and "
         "mean cost, then the totals over the zoo (transposed for zoos with many models).",
     )
     p.add_argument(
