@@ -134,3 +134,22 @@ def test_global_sweep_folder_keeps_the_users_files_and_reruns_its_own(tmp_path):
     again = run_sweeps_global(streams, grids, config, out_dir=out)
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a.summary.total_cost, b.summary.total_cost)
+
+
+def test_a_refused_folder_fails_every_process(tmp_path):
+    """Process 0 claims the folder and tells the others: all of them report the refusal."""
+    out = tmp_path / "theirs"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    procs = _start(out, 2, 1)
+    try:
+        outputs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, (_, err) in zip(procs, outputs, strict=True):
+        assert p.returncode != 0 and "OutputFolderError" in err, err[-2000:]
+    assert "notes.txt" in outputs[0][1]
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

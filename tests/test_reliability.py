@@ -428,6 +428,39 @@ def test_save_killed_between_two_renames_is_recoverable(tmp_path, monkeypatch):
     assert same_state(Router.restore(ck).state, router.state)
 
 
+def test_save_killed_between_two_renames_keeps_both_copies(tmp_path, monkeypatch):
+    """A real kill (no cleanup runs) between the two renames leaves the previous copy aside
+    and the complete new one in its temporary folder: restore names the new one, and a later
+    save into the empty path deletes neither."""
+    from messjax import fileio
+    from messjax.router import checkpoint
+
+    ck = tmp_path / "ck"
+    router = make_router()
+    router.save(ck)
+    feed(router, 4)
+    monkeypatch.setattr(fileio, "exchange_paths", lambda a, b: False)
+    monkeypatch.setattr(checkpoint.shutil, "rmtree", lambda *a, **k: None)  # killed: no cleanup
+    real_rename = os.rename
+
+    def rename(src, dst):
+        real_rename(src, dst)
+        if Path(dst).name.endswith(".messjax-router-old"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        router.save(ck)
+    monkeypatch.undo()
+    with pytest.raises(CheckpointError, match="complete new checkpoint"):
+        Router.restore(ck)
+    (new,) = tmp_path.glob(".ck.*.messjax-router-tmp")
+    Router.create(MODELS, D, policy="messplus", alpha=0.7).save(tmp_path / "other")
+    make_router().save(ck)  # ck was missing: both leftovers kept
+    assert new.is_dir() and len(list(tmp_path.glob(".ck.*.messjax-router-old"))) == 1
+    assert same_state(Router.restore(new).state, router.state)
+
+
 def test_save_removes_what_killed_saves_left_beside_it(tmp_path):
     """Kills mid-save leave hidden temporaries next to the checkpoint; the next save removes
     them, but the previous checkpoint moved aside is kept while it may be the only copy."""
@@ -772,3 +805,58 @@ def test_seeds_beyond_32_bits_are_refused(tmp_path, capsys):
     assert cli.main(["run", "--set", "seeds=[7,4294967303]", "--out", str(tmp_path / "o")]) == 2
     assert "2**32" in one_line(capsys.readouterr().err)
     np.testing.assert_array_equal(cell_keys(np.array([7])), jax.random.PRNGKey(7)[None])
+
+
+def test_sweep_checkpoints_under_the_older_task_folder_name_resume(tmp_path):
+    """Chunks saved before task names went through safe_filename (`a b` -> `a_b/`) are
+    adopted; not when another task of the sweep maps to that older name."""
+    from messjax.runs.checkpoint import SweepCheckpoint
+
+    ident = {"tables": {"a b": "x", "c": "y"}}
+    SweepCheckpoint(tmp_path / "ck", ident)  # the older run's sweep.json
+    (tmp_path / "ck" / "a_b" / "chunk_0").mkdir(parents=True)
+    ck = SweepCheckpoint(tmp_path / "ck", ident)
+    ck.completed("a b")
+    assert not (tmp_path / "ck" / "a_b").exists() and ck.chunk_dir("a b", 0).parent.is_dir()
+
+    ambiguous = {"tables": {"a b": "x", "a_b": "y"}}
+    SweepCheckpoint(tmp_path / "ck2", ambiguous)
+    (tmp_path / "ck2" / "a_b").mkdir(parents=True)
+    ck2 = SweepCheckpoint(tmp_path / "ck2", ambiguous)
+    ck2.completed("a b")
+    assert (tmp_path / "ck2" / "a_b").is_dir()  # left to the task named a_b
+
+
+def test_first_sweep_json_cut_short_is_not_a_foreign_checkpoint(tmp_path):
+    from messjax.runs.checkpoint import SweepCheckpoint
+
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    (folder / ".sweep.json.0123456789ab.messjax-tmp").write_text('{"for')
+    SweepCheckpoint(folder, {"what": 1})
+    assert sorted(p.name for p in folder.iterdir()) == ["sweep.json"]
+
+
+def test_router_saved_with_values_now_refused_restores_with_a_warning(tmp_path):
+    from messjax.core import policy as mj_policy
+
+    router = Router.create(MODELS, D, policy="messjax", alpha=0.7)
+    # as an older version allowed: a negative margin
+    router.policy_params = mj_policy.default_policy_params(validate=False, margin=-1.0)
+    router.save(tmp_path / "ck")
+    with pytest.warns(UserWarning, match="margin"):
+        back = Router.restore(tmp_path / "ck")
+    assert float(back.policy_params.margin) == -1.0
+
+
+def test_control_characters_in_a_number_cell_are_a_clear_error(tmp_path):
+    from messjax.data import load_routerbench
+    from messjax.errors import DataError
+
+    path = tmp_path / "rb.csv"
+    path.write_text(
+        "sample_id,prompt,eval_name,m1,m1|total_cost,m2,m2|total_cost\n"
+        'a.0,hi,a,1,"\x1c0.01",0,0.001\n'
+    )
+    with pytest.raises(DataError, match="not a number"):
+        load_routerbench(path)

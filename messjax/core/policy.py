@@ -180,14 +180,16 @@ DEFAULT_POLICY = dict(
 )
 
 
-def default_policy_params(**overrides: Any) -> PolicyParams:
+def default_policy_params(*, validate: bool = True, **overrides: Any) -> PolicyParams:
     """:class:`PolicyParams` with the defaults, any leaf overridden (scalars or arrays);
-    values are checked by :func:`check_policy_params`."""
+    values are checked by :func:`check_policy_params` (``validate=False``: as given, for
+    values restored from a checkpoint)."""
     values = {**DEFAULT_POLICY, **overrides}
     unknown = set(values) - set(POLICY_PARAM_NAMES)
     if unknown:
         raise ValueError(f"unknown messjax policy parameters: {sorted(unknown)}")
-    check_policy_params(overrides)
+    if validate:
+        check_policy_params(overrides)
     fdt = float_dtype()
     return PolicyParams(**{k: jnp.asarray(values[k], fdt) for k in POLICY_PARAM_NAMES})
 

@@ -30,8 +30,8 @@ from messjax.core.policy import (
     init_policy,
 )
 from messjax.core.step import init_state
-from messjax.core.types import EngineConfig, make_hparams
-from messjax.errors import CheckpointError, brief
+from messjax.core.types import EngineConfig, check_policy_params, make_hparams
+from messjax.errors import CheckpointError, ConfigError, brief
 from messjax.fileio import replace_dir, temp_sibling
 
 ROUTER_FORMAT = 1
@@ -123,22 +123,42 @@ def save_router(router, path: str | Path) -> Path:
 
 
 def _drop_leftovers(path: Path) -> None:
-    """Remove what earlier saves to ``path`` cut short by a kill left beside it.
-
-    A ``.<name>.<random>.messjax-router-tmp`` folder (and Orbax's temporaries of it) is never
-    the only copy of anything: it holds an unfinished new checkpoint, or the previous one after
-    the atomic swap. A ``...messjax-router-old`` folder is the previous checkpoint moved aside
-    where the swap is not atomic; it is removed only once ``path`` holds a complete checkpoint
-    (else it may be the only copy, and :func:`restore_router`'s error names it)."""
-    for p in path.parent.glob(f".{glob.escape(path.name)}.*{_ROUTER_TMP}*"):
-        shutil.rmtree(p, ignore_errors=True)
-    if (path / COMMIT_MARKER).is_file():
-        for p in path.parent.glob(f".{glob.escape(path.name)}.*{_ROUTER_OLD}"):
+    """Remove what earlier saves to ``path`` cut short by a kill left beside it: hidden
+    ``.<name>.<random>.messjax-router-tmp`` folders (a new checkpoint, finished or not, or the
+    previous one after the swap) and ``...messjax-router-old`` ones (the previous checkpoint
+    moved aside where the swap is not atomic). Only while ``path`` holds a complete
+    checkpoint: otherwise a leftover may be the only copy, which :func:`restore_router`'s
+    error names."""
+    if not (path / COMMIT_MARKER).is_file():
+        return  # a leftover may hold the only copy (``restore``'s error names it)
+    name = glob.escape(path.name)
+    for pattern in (f".{name}.*{_ROUTER_TMP}*", f".{name}.*{_ROUTER_OLD}"):
+        for p in path.parent.glob(pattern):
             shutil.rmtree(p, ignore_errors=True)
 
 
+def _restored_policy_params(path: Path, saved: dict):
+    """The saved policy leaves, as saved; a value the current checks refuse (a router saved
+    before they existed) is restored with a warning naming it."""
+    try:
+        check_policy_params(saved)
+    except ConfigError as e:
+        warnings.warn(
+            f"router checkpoint {path}: {e} (saved before this was checked); restored as saved",
+            stacklevel=4,
+        )
+    return default_policy_params(validate=False, **saved)
+
+
 def _interrupted_save_hint(path: Path) -> str:
-    old = sorted(path.parent.glob(f".{path.name}.*{_ROUTER_OLD}"))
+    name = glob.escape(path.name)
+    new = [p for p in path.parent.glob(f".{name}.*{_ROUTER_TMP}") if (p / COMMIT_MARKER).is_file()]
+    if new:  # the swap's second rename never happened: the new checkpoint is complete
+        return (
+            f"; an interrupted save left its complete new checkpoint at {new[0]}: rename it "
+            f"to {path}"
+        )
+    old = sorted(path.parent.glob(f".{name}.*{_ROUTER_OLD}"))
     if old:
         return (
             f"; an interrupted save left the previous checkpoint at {old[-1]}: rename it to {path}"
@@ -224,7 +244,9 @@ def restore_router(path: str | Path, cls):
         state=tree["state"],
         policy=policy,
         policy_params=(
-            default_policy_params(**tree["policy_params"]) if "policy_params" in tree else None
+            _restored_policy_params(path, tree["policy_params"])
+            if "policy_params" in tree
+            else None
         ),
     )
     pp = router.policy_params

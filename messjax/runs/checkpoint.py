@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from messjax.errors import CheckpointError, MessjaxError, brief
-from messjax.fileio import atomic_write_text, safe_filename
+from messjax.fileio import atomic_write_text, is_temp_name, safe_filename
 
 #: Bump when the layout of sweep checkpoints changes.
 FORMAT_VERSION = 1
@@ -63,6 +64,11 @@ def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix.rstrip(".")]
 
 
+def _legacy_name(task: str) -> str:
+    """A task's checkpoint folder name before :func:`~messjax.fileio.safe_filename`."""
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", task) or "_"
+
+
 # ---------------------------------------------------------------------------- sweeps
 class SweepCheckpoint:
     """Finished chunks of one sweep, saved with Orbax under ``directory/<task>/chunk_<i>``.
@@ -90,6 +96,9 @@ class SweepCheckpoint:
                     "the checkpoints and start over."
                 )
         else:
+            for tmp in self.directory.glob(".*"):  # a first sweep.json cut short by a kill
+                if is_temp_name(tmp.name) and tmp.is_file():
+                    tmp.unlink(missing_ok=True)
             if self.directory.is_dir() and any(self.directory.iterdir()):
                 raise CheckpointError(
                     f"{self.directory} holds checkpoints but no {SWEEP_META} saying which sweep "
@@ -111,12 +120,26 @@ class SweepCheckpoint:
                 enable_async_checkpointing=False, create=True, step_prefix="chunk"
             )
             folder = self.directory / safe_filename(task)
+            self._adopt_legacy_folder(task, folder)
             # A chunk killed mid-save leaves Orbax's unfinished temporary folder: drop it
             # (Orbax's own cleanup option runs in a background thread).
             for tmp in folder.glob("*.orbax-checkpoint-tmp*"):
                 shutil.rmtree(tmp, ignore_errors=True)
             self._managers[task] = ocp.CheckpointManager(folder, options=options)
         return self._managers[task]
+
+    def _adopt_legacy_folder(self, task: str, folder: Path) -> None:
+        """Checkpoints saved before task names went through ``safe_filename`` sit under the
+        older name (other characters replaced by ``_``, no hash): renamed to the new one, so
+        they resume, unless another task of this sweep maps to that older name too (then its
+        chunks could be either task's, and the task is recomputed)."""
+        legacy = self.directory / _legacy_name(task)
+        if legacy == folder or folder.exists() or not legacy.is_dir():
+            return
+        tasks = set(self.identity.get("tables", {})) - {task}
+        if any(safe_filename(t) == legacy.name or _legacy_name(t) == legacy.name for t in tasks):
+            return
+        legacy.rename(folder)
 
     def completed(self, task: str) -> list[int]:
         """Indices of the chunks of ``task`` already saved."""

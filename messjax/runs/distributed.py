@@ -48,7 +48,7 @@ from messjax.core.sweep import (
     trajectory_work,
 )
 from messjax.core.types import EngineConfig
-from messjax.errors import ConfigError
+from messjax.errors import ConfigError, OutputFolderError
 from messjax.fileio import atomic_savez, atomic_write_text, claim_output_dir
 
 COORDINATOR_ENV = "MESSJAX_COORDINATOR"
@@ -186,6 +186,33 @@ def _barrier(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
+def _claim_everywhere(out: Path) -> None:
+    """Process 0 claims ``out`` (:func:`messjax.fileio.claim_output_dir`) and tells every
+    process whether it could, so a refused folder is an error in each of them (not a
+    deadline at the next barrier)."""
+    error = None
+    if jax.process_index() == 0:
+        try:
+            folder = claim_output_dir(out, "sweep-global")
+            names = [f"cells-{p}.npz" for p in range(jax.process_count())]
+            folder.record(files=[*names, "merged.json", "merged.npz"])
+        except OutputFolderError as e:
+            error = OutputFolderError(
+                str(e).split("; refusing")[0] + "; refusing to write there: give a new or "
+                "empty out_dir (a folder of this function's earlier runs is rerun in place)"
+            )
+    ok = error is None
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        ok = bool(multihost_utils.broadcast_one_to_all(np.int32(ok)))
+    if error is not None:
+        raise error
+    if not ok:
+        raise OutputFolderError(f"process 0 could not claim {out}; see its error")
+    _barrier("messjax-sweep-checked")
+
+
 def run_sweeps_global(
     streams: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
     grids: Sequence[Grid],
@@ -212,11 +239,7 @@ def run_sweeps_global(
     merged_path = out / "merged.npz"
     if merged_path.exists():
         raise FileExistsError(f"{merged_path} exists; give a new out_dir")
-    if jax.process_index() == 0:
-        folder = claim_output_dir(out, "sweep-global")
-        names = [f"cells-{p}.npz" for p in range(jax.process_count())]
-        folder.record(files=[*names, "merged.json", "merged.npz"])
-    _barrier("messjax-sweep-checked")  # nobody writes before process 0 has claimed the folder
+    _claim_everywhere(out)  # nobody writes before process 0 has claimed the folder
     prep = prepare_cells(streams, grids, trace_every, orders)
     x, labels, costs, mask = (np.asarray(a) for a in prep.table)
     devices = jax.devices()

@@ -18,8 +18,11 @@ from messjax.errors import DataError, did_you_mean
 
 _TRUE = frozenset({"true", "1"})
 #: a number as CSV files write it: decimal or scientific, or nan/inf (reported by the checks)
+_SPACE = r"[ \t\r\n\f\v]*"
 _NUMBER = re.compile(
-    r"\s*[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)\s*",
+    _SPACE
+    + r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)"
+    + _SPACE,
     re.IGNORECASE,
 )
 _FALSE = frozenset({"false", "0"})
@@ -71,13 +74,18 @@ class CsvTable:
             out = np.array(values, dtype=np.float64)
         except ValueError:
             out = None
+        if out is not None:
+            joined = "".join(values)
+            if joined.isascii() and "_" not in joined:  # numpy read plain CSV numbers only
+                return out
+        # Python's float() also takes "1_000" and non-ASCII digits: a CSV number is plain
         for i, v in enumerate(values):
             if not v.strip():
                 raise self.error("empty cell (expected a number)", column=name, i=i)
-            # Python's float() also takes "1_000" and non-ASCII digits: a CSV number is plain
             if not _NUMBER.fullmatch(v):
-                raise self.error(f"not a number: {v!r}", column=name, i=i) from None
-        assert out is not None  # every cell matched _NUMBER, which float() reads
+                raise self.error(f"not a number: {v!r}", column=name, i=i)
+        if out is None:  # pragma: no cover - every cell is plain, so numpy reads them
+            raise self.error("not a column of numbers", column=name)
         return out
 
     def bools(self, name: str) -> np.ndarray:
