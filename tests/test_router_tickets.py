@@ -125,7 +125,7 @@ def test_recorded_costs_expiry_and_incomplete(stream):
         + float(np.sum(costs[1] if d2.explore else costs[1, d2.model_index])),
         rel=1e-6,
     )
-    with pytest.raises(TicketClosed):
+    with pytest.raises(TicketExpired):  # expired, not a duplicate (serve: 410, not 409)
         router.observe(d2.id, 1.0, 1.0)
 
 

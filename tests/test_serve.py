@@ -457,3 +457,139 @@ def test_price_cap_is_checked(upstreams, tmp_path, key):
     for good in (10, float("inf")):
         raw = config(upstreams[0], tmp_path / "st", router={"policy": "messjax", key: good})
         serve_config_from_dict(raw)
+
+
+# ------------------------------------------------------------------- found by a probe
+def evil_upstream(mode: str):
+    """An upstream that misbehaves in one way: 'negusage' (negative token counts), 'nan' (a
+    NaN in its JSON), 'echo' (a 400 whose long message ends with the key it got), 'slow'
+    (a stream of 50 chunks, 0.05 s apart)."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response, StreamingResponse
+    from starlette.routing import Route
+
+    async def completions(request):
+        body = await request.json()
+        if mode == "echo":
+            got = request.headers.get("authorization", "")
+            return Response(json.dumps({"error": {"message": "x" * 185 + got}}), status_code=400)
+        if mode == "slow" and body.get("stream"):
+
+            async def chunks():
+                for i in range(50):
+                    chunk = {"choices": [{"index": 0, "delta": {"content": f"w{i} "}}]}
+                    yield f"data: {json.dumps(chunk)}\n\n"
+                    await asyncio.sleep(0.05)
+                yield "data: [DONE]\n\n"
+
+            return StreamingResponse(chunks(), media_type="text/event-stream")
+        usage = {"prompt_tokens": -1000, "completion_tokens": 5} if mode == "negusage" else None
+        message = {"role": "assistant", "content": "ok"}
+        answer = {"id": "u", "choices": [{"index": 0, "message": message}], "usage": usage}
+        text = json.dumps(answer)
+        if mode == "nan":
+            text = text.replace('"usage": null', '"usage": null, "score": NaN')
+        return Response(text, media_type="application/json")
+
+    return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+
+
+@pytest.fixture(scope="module")
+def evil():
+    servers = {
+        m: ThreadedServer(evil_upstream(m)).start() for m in ("negusage", "nan", "echo", "slow")
+    }
+    yield {m: s.url for m, s in servers.items()}
+    for s in servers.values():
+        s.server.force_exit = True
+        s.stop()
+
+
+def test_bodies_the_api_cannot_take_are_400_before_routing(serve):
+    before = serve.get("/v1/router").json()["routed"]
+    bad = [
+        b'{"messages": [{"role": "user", "content": "x"}], "temperature": NaN}',
+        b'{"messages": [{"role": "user", "content": "x"}], "temperature": 1e999}',
+        b'{"messages": [{"role": "user", "content": "x"}], "a": '
+        + b"[" * 50000
+        + b"]" * 50000
+        + b"}",
+        json.dumps({**chat(), "stream": True, "stream_options": "abc"}).encode(),
+    ]
+    for body in bad:
+        r = httpx.post(serve.url + "/v1/chat/completions", content=body, headers=AUTH, timeout=30)
+        assert r.status_code == 400, r.text
+    assert serve.get("/v1/router").json()["routed"] == before
+    r = serve.post("/v1/feedback", {"id": "mj-x", "satisfied": 10**400})
+    assert r.status_code == 400
+
+
+@pytest.mark.parametrize("mode", ["negusage", "nan"])
+def test_unusable_upstream_answers_close_their_request(evil, tmp_path, mode):
+    s = Serve(
+        config({"only": evil[mode], "spare": evil[mode]}, tmp_path / "st", router={"c": 0.0001})
+    )
+    try:
+        r = s.post("/v1/chat/completions", chat("hello"))
+        if mode == "negusage":  # usage not believed: the cost is estimated from the texts
+            assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "ok"
+            f = s.post("/v1/feedback", {"id": r.json()["id"], "satisfied": 1})
+            assert f.status_code == 200 and f.json()["cost"] > 0
+        else:
+            assert r.status_code == 502 and "unusable" in r.json()["error"]["message"]
+        assert s.get("/v1/router").json()["in_flight"] == 0
+    finally:
+        s.stop()
+
+
+def test_an_echoed_key_is_redacted_before_the_message_is_cut(evil, tmp_path):
+    s = Serve(config({"only": evil["echo"], "spare": evil["echo"]}, tmp_path / "st"))
+    try:
+        r = s.post("/v1/chat/completions", chat("hello"))
+        assert r.status_code == 400
+        assert UPSTREAM_KEY[:6] not in r.text and "[redacted]"[:4] in r.text
+    finally:
+        s.stop()
+
+
+def test_a_client_gone_mid_stream_closes_its_request(evil, tmp_path):
+    s = Serve(
+        config({"only": evil["slow"], "spare": evil["slow"]}, tmp_path / "st", router={"c": 0.0001})
+    )
+    try:
+        with httpx.stream(
+            "POST", s.url + "/v1/chat/completions", json=chat(stream=True), headers=AUTH
+        ) as r:
+            for _ in r.iter_lines():
+                break  # one line, then hang up
+        for _ in range(100):
+            if s.get("/v1/router").json()["in_flight"] == 0:
+                break
+            import time
+
+            time.sleep(0.1)
+        state = s.get("/v1/router").json()
+        assert state["in_flight"] == 0 and state["stats"]["no_feedback"] == 1
+    finally:
+        s.stop()
+
+
+def test_feedback_after_expiry_is_410(upstreams, tmp_path):
+    s = Serve(config(upstreams[0], tmp_path / "st", feedback_expiry=1))
+    try:
+        r = s.post("/v1/chat/completions", chat("hello"))
+        import time
+
+        time.sleep(1.5)
+        s.srv._expire()  # what the background sweep does
+        f = s.post("/v1/feedback", answer_feedback(r.json()))
+        assert f.status_code == 410, f.text
+    finally:
+        s.stop()
+
+
+def test_prices_are_bounded(tmp_path):
+    raw = config({"a": "http://127.0.0.1:1", "b": "http://127.0.0.1:2"}, tmp_path)
+    raw["upstreams"][0]["cost_per_input_token"] = 1e308
+    with pytest.raises(ConfigError, match="<= 1e"):
+        serve_config_from_dict(raw)

@@ -43,6 +43,7 @@ from messjax.router.tickets import (
     _numbers,
     _require_finite,
     check_model_names,
+    per_model,
 )
 
 _UNSET, _NOT_OBSERVED = object(), object()  # _NOT_OBSERVED: no model's cost was observed
@@ -89,6 +90,7 @@ class Router:
         self.stats.observed = self.routed
         self._tickets: dict[str, Ticket] = {}
         self._closed: dict[str, float] = {}  # id -> time closed (duplicate feedback refused)
+        self._expired: set[str] = set()  # the closed ids that expired
 
     @property
     def policy(self) -> str:
@@ -318,6 +320,10 @@ class Router:
         with self.lock:
             t = self._tickets.get(id)
             if t is None:
+                if id in self._expired:
+                    raise TicketExpired(
+                        f"request {id} expired without feedback; its feedback is no longer accepted"
+                    )
                 if id in self._closed:
                     raise TicketClosed(f"request {id} already has its outcome")
                 raise UnknownTicket(f"no request with id {id!r} was routed by this router")
@@ -469,6 +475,8 @@ class Router:
             t = self.ticket(id)
             self._close(t, None, None if t.costs is not None else _NOT_OBSERVED)
             self.stats.expired += expired
+            if expired:  # its late feedback is "expired" (410), not a duplicate
+                self._expired.add(id)
 
     def _prune_closed(self) -> None:
         # Closed ids are kept to refuse a second outcome; past the expiry any feedback is
@@ -480,33 +488,14 @@ class Router:
                 if self._closed[first] >= horizon:
                     break
                 del self._closed[first]
+                self._expired.discard(first)
         while len(self._closed) > 1_000_000:
-            del self._closed[next(iter(self._closed))]
+            self._expired.discard(first := next(iter(self._closed)))
+            del self._closed[first]
 
     def per_model(self, value, name: str, ticket: Ticket) -> np.ndarray:
-        """``value`` as a per-model vector: given for every model, or one value per queried
-        model (in ascending model order; a scalar when only the served model was queried)."""
-        M = self.config.num_models
-        q = ticket.query_set(M)
-        v = np.atleast_1d(_numbers(value, name, f"a number or {M} numbers"))
-        if v.ndim != 1:
-            raise MessjaxError(f"{name} needs {len(q)} or {M} values, got shape {v.shape}")
-        if v.shape == (M,):
-            return v
-        if len(q) == M:
-            raise MessjaxError(
-                f"this request was an exploration: {name} needs one value per "
-                f"model ({M}), got {v.shape[0]}"
-            )
-        if v.shape != (len(q),):
-            queried = [self.models[m] for m in q]
-            raise MessjaxError(
-                f"{name} needs {len(q)} value(s) (one per queried model {queried}) or {M}, "
-                f"got {v.shape[0]}"
-            )
-        full = np.zeros(M)
-        full[list(q)] = v
-        return full
+        """``value`` as a per-model vector (:func:`~messjax.router.tickets.per_model`)."""
+        return per_model(value, name, ticket, self.models)
 
     @property
     def virtual_queue(self) -> float:
@@ -557,6 +546,7 @@ class Router:
             snap.lock = threading.RLock()
             snap._tickets = dict(self._tickets)
             snap._closed = dict(self._closed)
+            snap._expired = set(self._expired)
             snap.stats = copy.deepcopy(self.stats)
             return snap
 
@@ -568,6 +558,7 @@ class Router:
             "expiry": self.expiry,
             "stats": dataclasses.asdict(self.stats),
             "closed": list(self._closed.items()),
+            "expired": sorted(self._expired),
             "tickets": [
                 {k: v for k, v in t.to_json().items() if k not in ("x", "x_dtype")}
                 for t in self._tickets.values()
@@ -580,6 +571,7 @@ class Router:
         self.expiry = meta.get("expiry")
         self.stats = RouterStats(**meta["stats"])
         self._closed = {k: float(v) for k, v in meta["closed"]}
+        self._expired = set(meta.get("expired", ()))  # none saved before this existed
         self._tickets = {}
         for i, d in enumerate(meta["tickets"]):
             self._tickets[d["id"]] = Ticket.from_json(d, x=xs[i])

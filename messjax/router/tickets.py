@@ -198,3 +198,29 @@ class RouterStats:
     @classmethod
     def empty(cls, num_models: int) -> RouterStats:
         return cls(served=[0] * num_models, queried=[0] * num_models)
+
+
+def per_model(value, name: str, ticket: Ticket, models) -> np.ndarray:
+    """``value`` as a per-model vector: given for every model, or one value per queried
+    model (in ascending model order; a scalar when only the served model was queried)."""
+    M = len(models)
+    q = ticket.query_set(M)
+    v = np.atleast_1d(_numbers(value, name, f"a number or {M} numbers"))
+    if v.ndim != 1:
+        raise MessjaxError(f"{name} needs {len(q)} or {M} values, got shape {v.shape}")
+    if v.shape == (M,):
+        return v
+    if len(q) == M:
+        raise MessjaxError(
+            f"this request was an exploration: {name} needs one value per "
+            f"model ({M}), got {v.shape[0]}"
+        )
+    if v.shape != (len(q),):
+        queried = [models[m] for m in q]
+        raise MessjaxError(
+            f"{name} needs {len(q)} value(s) (one per queried model {queried}) or {M}, "
+            f"got {v.shape[0]}"
+        )
+    full = np.zeros(M)
+    full[list(q)] = v
+    return full

@@ -69,6 +69,21 @@ class HTTPError(Exception):
         self.status, self.message, self.kind = status, message, kind
 
 
+class _NotFinite(ValueError):
+    """A request body holding NaN, Infinity or a number beyond float range."""
+
+
+def _refuse_constant(name: str):
+    raise _NotFinite(f"not valid JSON for this API: {name} is not a number")
+
+
+def _finite_float(text: str) -> float:
+    v = float(text)
+    if not math.isfinite(v):
+        raise _NotFinite(f"not valid JSON for this API: {text} is beyond float range")
+    return v
+
+
 def error_response(status: int, message: str, kind: str = "invalid_request_error", **headers):
     return JSONResponse(
         {"error": {"message": message, "type": kind, "code": status}},
@@ -219,9 +234,12 @@ class ServeApp:
                 raise HTTPError(413, f"request body over the limit of {limit} bytes")
             chunks.append(chunk)
         try:
-            body = json.loads(b"".join(chunks))
-        except (ValueError, UnicodeDecodeError):
-            raise HTTPError(400, "request body is not valid JSON") from None
+            body = json.loads(
+                b"".join(chunks), parse_constant=_refuse_constant, parse_float=_finite_float
+            )
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            why = str(e) if isinstance(e, _NotFinite) else "not valid JSON"
+            raise HTTPError(400, f"request body is {why}") from None
         if not isinstance(body, dict):
             raise HTTPError(400, "request body must be a JSON object")
         return body
@@ -240,6 +258,8 @@ class ServeApp:
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
             raise HTTPError(400, "'stream' must be true or false")
+        if not isinstance(body.get("stream_options") or {}, dict):
+            raise HTTPError(400, "'stream_options' must be an object or null")
         text = request_text(body)
         t0 = time.perf_counter()
         d = await anyio.to_thread.run_sync(self.live.route, text)
@@ -265,25 +285,27 @@ class ServeApp:
             for m in d.query_index
             if m != d.model_index
         }
-        if stream:
-            try:
+        try:  # the request is routed: whatever goes wrong now closes its ticket
+            if stream:
                 upstream_resp = await self.upstreams.open_stream(served, body)
-            except UpstreamFailure as e:
-                await self._fail(d.id, others)
-                raise HTTPError(e.client_status, e.message, "upstream_error") from None
-            gen = self._relay(d, served, text, upstream_resp, others, info, body)
-            return StreamingResponse(gen, media_type="text/event-stream", headers=headers)
-        try:
+                gen = self._relay(d, served, text, upstream_resp, others, info, body)
+                return StreamingResponse(gen, media_type="text/event-stream", headers=headers)
             answer = await self.upstreams.call(served, body)
+            if not isinstance(answer, dict):
+                raise UpstreamFailure(502, f"upstream {served.name!r} answered a non-object")
+            usage = answer.get("usage")
+            await self._charge(d, served, others, info, usage, text, answer_text(answer))
+            answer.update(id=d.id, model=served.name, messjax=info)
+            log.debug("route %s -> %s explore=%s", d.id, served.name, d.explore)
+            return JSONResponse(answer, headers=headers)
         except UpstreamFailure as e:
             await self._fail(d.id, others)
             raise HTTPError(e.client_status, e.message, "upstream_error") from None
-        await self._charge(d, served, others, info, answer.get("usage"), text, answer_text(answer))
-        answer["id"] = d.id
-        answer["model"] = served.name
-        answer["messjax"] = info
-        log.debug("route %s -> %s explore=%s", d.id, served.name, d.explore)
-        return JSONResponse(answer, headers=headers)
+        except Exception as e:  # a malformed answer (e.g. NaN in it): nothing to serve
+            log.warning("route %s: upstream %s's answer unusable: %s", d.id, served.name, e)
+            await self._fail(d.id, others)
+            msg = f"upstream {served.name!r} answered something unusable ({type(e).__name__})"
+            raise HTTPError(502, msg, "upstream_error") from None
 
     async def _charge(self, d, served, others, info, usage, text, answer: str) -> None:
         """Charge the served model's answer (tokens priced by its upstream) and, when other
@@ -332,47 +354,63 @@ class ServeApp:
         for task in others.values():
             with contextlib.suppress(BaseException):
                 await task
-        # The served model failed: nothing was served; close the ticket at no cost.
-        await anyio.to_thread.run_sync(self.live.close_without_feedback, id)
+        # The served model failed: nothing was served; close the ticket at no cost (its
+        # recorded costs, if any; a ticket closed meanwhile stays as it is).
+        with contextlib.suppress(TicketClosed, UnknownTicket):
+            await anyio.to_thread.run_sync(self.live.close_without_feedback, id)
 
     async def _relay(self, d, served, text, upstream_resp, others, info, body):
         """Relay the upstream's SSE stream: ids and model names rewritten, usage chunk kept
-        only if the client asked for it; the messjax object in a last chunk."""
-        want_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        pieces, usage, created = [], None, int(time.time())
+        only if the client asked for it; the messjax object in a last chunk. A client gone
+        mid-stream (the generator cancelled or closed) closes the ticket without feedback."""
+        settled = False
         try:
-            async for line in upstream_resp.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    break
-                try:
-                    chunk = json.loads(data)
-                except ValueError:
-                    continue
-                if not isinstance(chunk, dict):
-                    continue
-                created = chunk.get("created", created)
-                if chunk.get("usage"):
-                    usage = chunk["usage"]
-                for ch in chunk.get("choices") or []:
-                    delta = ch.get("delta") or {}
-                    if isinstance(delta.get("content"), str):
-                        pieces.append(delta["content"])
-                if not chunk.get("choices") and chunk.get("usage") and not want_usage:
-                    continue
-                chunk["id"], chunk["model"] = d.id, served.name
-                yield f"data: {json.dumps(chunk)}\n\n"
-        except httpx.HTTPError as e:
+            async for out in self._relay_chunks(d, served, upstream_resp, body, info):
+                if isinstance(out, tuple):  # the stream's end: (usage, answer text)
+                    await self._charge(d, served, others, info, out[0], text, out[1])
+                    settled = True
+                else:
+                    yield out
+        except (httpx.HTTPError, ValueError, TypeError, AttributeError) as e:
             self.metrics.upstream_errors.labels(served.name, "stream").inc()
             err = {"error": {"message": f"upstream {served.name!r} stream broke: {e}"}}
-            yield f"data: {json.dumps(err)}\n\n"
+            settled = True
             await self._fail(d.id, others)
-            return
+            yield f"data: {json.dumps(err)}\n\n"
         finally:
-            await upstream_resp.aclose()
-        await self._charge(d, served, others, info, usage, text, "".join(pieces))
+            with anyio.CancelScope(shield=True):
+                await upstream_resp.aclose()
+                if not settled:
+                    await self._fail(d.id, others)
+
+    async def _relay_chunks(self, d, served, upstream_resp, body, info):
+        """The client's SSE lines, then ``(usage, answer text)``, then the last lines."""
+        want_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        pieces, usage, created = [], None, int(time.time())
+        async for line in upstream_resp.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                continue
+            if not isinstance(chunk, dict):
+                continue
+            created = chunk.get("created", created)
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+            for ch in chunk.get("choices") or []:
+                delta = (ch.get("delta") if isinstance(ch, dict) else None) or {}
+                if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                    pieces.append(delta["content"])
+            if not chunk.get("choices") and chunk.get("usage") and not want_usage:
+                continue
+            chunk["id"], chunk["model"] = d.id, served.name
+            yield f"data: {json.dumps(chunk, allow_nan=False)}\n\n"
+        yield usage, "".join(pieces)
         last = {
             "id": d.id,
             "object": "chat.completion.chunk",
@@ -401,7 +439,13 @@ class ServeApp:
                     f"'satisfied' as a mapping needs one value for each of {list(self.cfg.models)}",
                 )
             sat = [sat[m] for m in self.cfg.models]
-        ok_value = lambda v: isinstance(v, int | float) and math.isfinite(v)  # noqa: E731
+
+        def ok_value(v) -> bool:
+            try:
+                return isinstance(v, int | float) and math.isfinite(v)
+            except OverflowError:  # an int beyond float range
+                return False
+
         if sat is not None and not (
             ok_value(sat) or (isinstance(sat, list) and all(ok_value(v) for v in sat))
         ):

@@ -168,7 +168,13 @@ def _check_keys(where: str, raw: Mapping[str, Any], known: tuple[str, ...]) -> N
             raise ConfigError(key, f"unknown key{did_you_mean(str(k), known, cutoff=0.5)}")
 
 
-def _number(key: str, v: Any, *, minimum: float = 0.0, strict: bool = False) -> float:
+#: bound of a price (per token or request): any count of tokens then keeps the cost finite
+MAX_PRICE = 1e6
+
+
+def _number(
+    key: str, v: Any, *, minimum: float = 0.0, strict: bool = False, maximum: float | None = None
+) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ConfigError(key, f"must be a number, got {v!r}")
     v = float(v)
@@ -176,6 +182,8 @@ def _number(key: str, v: Any, *, minimum: float = 0.0, strict: bool = False) -> 
         raise ConfigError(key, f"must be finite, got {v}")
     if v < minimum or (strict and v <= minimum):
         raise ConfigError(key, f"must be {'>' if strict else '>='} {minimum:g}, got {v:g}")
+    if maximum is not None and v > maximum:
+        raise ConfigError(key, f"must be <= {maximum:g}, got {v:g}")
     return v
 
 
@@ -220,7 +228,7 @@ def _upstream(i: int, raw: Any) -> Upstream:
         model=_string(f"{where}.model", raw["model"]),
         api_key_env=_env_name(f"{where}.api_key_env", raw.get("api_key_env")),
         **{
-            k: _number(f"{where}.{k}", raw[k])
+            k: _number(f"{where}.{k}", raw[k], maximum=MAX_PRICE)
             for k in ("cost_per_input_token", "cost_per_output_token", "cost_per_request")
             if k in raw
         },

@@ -41,11 +41,17 @@ def answer_text(resp: dict[str, Any]) -> str:
         return ""
 
 
+#: token counts above this (or negative, or not integers) in an upstream's usage are not
+#: believed: the cost is then estimated from the texts
+MAX_TOKENS = 10**9
+
+
 def tokens(usage: Any, prompt_text: str, answer_text: str) -> tuple[int, int]:
     """(prompt, completion) tokens: the upstream's ``usage``, else 4 characters a token."""
     if isinstance(usage, dict):
         p, c = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        if isinstance(p, int) and isinstance(c, int):
+        plausible = lambda n: type(n) is int and 0 <= n <= MAX_TOKENS  # noqa: E731
+        if plausible(p) and plausible(c):
             return p, c
     return math.ceil(len(prompt_text) / 4), math.ceil(len(answer_text) / 4)
 
@@ -106,12 +112,13 @@ class Upstreams:
     def _message(self, up: Upstream, r: httpx.Response) -> str:
         """The upstream's error message (its key, should it echo it, redacted)."""
         try:
-            msg = str(r.json()["error"]["message"])[:500]
+            msg, limit = str(r.json()["error"]["message"]), 500
         except (ValueError, KeyError, TypeError):
-            msg = r.text[:200]
+            msg, limit = r.text, 200
         key = self.keys[up.name]
         if key:  # an upstream may echo the key it was sent: it goes to the client and the log
-            msg = msg.replace(key, "[redacted]")
+            msg = msg.replace(key, "[redacted]")  # before cutting, which could split the key
+        msg = msg[:limit]
         return f"upstream {up.name!r} answered {r.status_code}: {msg}"
 
     def _upstream_body(self, body: dict[str, Any], up: Upstream, stream: bool) -> dict[str, Any]:
