@@ -336,3 +336,20 @@ def test_messjax_set_changes_the_messjax_row_and_says_so(tmp_path):
     md = (tmp_path / "b" / "table.md").read_text()
     assert "its default setting but margin = 20, infeasible_cap = 2 (`--messjax-set`)" in md
     assert "its one default setting" in (tmp_path / "a" / "table.md").read_text()
+
+
+def test_a_task_given_two_alphas_is_refused():
+    from messjax.errors import ConfigError
+    from messjax.runs.eval_setup import Alphas
+
+    with pytest.raises(ConfigError, match="two alphas given for task 'logiqa'"):
+        Alphas.parse(["logiqa=0.4", "logiqa=0.9"])
+
+
+def test_paper_mean_only_beside_the_papers_tasks():
+    from messjax.outputs.method_table import _sla_mark, paper_numbers
+
+    assert paper_numbers({"paper": True, "paper_mean": True}, "messplus", "mean")[0] == 1.07
+    assert paper_numbers({"paper": True, "paper_mean": False}, "messplus", "mean") == (None, None)
+    assert paper_numbers({"paper": True, "paper_mean": False}, "messplus", "arc_challenge")[0]
+    assert _sla_mark(float(np.float32(0.39)), 0.4) == "~1pt"  # 39/100 in float32

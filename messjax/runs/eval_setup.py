@@ -151,6 +151,8 @@ class Alphas:
                 paper = True
             elif "=" in item:
                 task, _, value = item.rpartition("=")
+                if task.strip() in per_task:
+                    raise ConfigError("alpha", f"two alphas given for task {task.strip()!r}")
                 per_task[task.strip()] = _alpha(value, f"alpha {task.strip()}")
             else:
                 if default is not None:
