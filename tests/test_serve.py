@@ -473,7 +473,9 @@ def evil_upstream(mode: str):
         if mode == "echo":
             got = request.headers.get("authorization", "")
             return Response(json.dumps({"error": {"message": "x" * 185 + got}}), status_code=400)
-        if mode == "slow" and body.get("stream"):
+        if mode == "late":  # answers after the feedback expiry of the test below
+            await asyncio.sleep(2.0)
+        if mode in ("slow", "late") and body.get("stream"):
 
             async def chunks():
                 for i in range(50):
@@ -497,7 +499,8 @@ def evil_upstream(mode: str):
 @pytest.fixture(scope="module")
 def evil():
     servers = {
-        m: ThreadedServer(evil_upstream(m)).start() for m in ("negusage", "nan", "echo", "slow")
+        m: ThreadedServer(evil_upstream(m)).start()
+        for m in ("negusage", "nan", "echo", "slow", "late")
     }
     yield {m: s.url for m, s in servers.items()}
     for s in servers.values():
@@ -593,3 +596,27 @@ def test_prices_are_bounded(tmp_path):
     raw["upstreams"][0]["cost_per_input_token"] = 1e308
     with pytest.raises(ConfigError, match="<= 1e"):
         serve_config_from_dict(raw)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_answer_arriving_after_its_ticket_expired_is_still_served(evil, tmp_path, stream):
+    urls = {"only": evil["late"], "spare": evil["late"]}
+    s = Serve(config(urls, tmp_path / "st", feedback_expiry=1, router={"c": 0.0001}))
+    try:
+        if stream:
+            with httpx.stream(
+                "POST",
+                s.url + "/v1/chat/completions",
+                json=chat(stream=True),
+                headers=AUTH,
+                timeout=30,
+            ) as r:
+                lines = [ln for ln in r.iter_lines() if ln]
+            assert lines[-1] == "data: [DONE]" and '"messjax"' in lines[-2]
+        else:
+            r = s.post("/v1/chat/completions", chat("hello"))
+            assert r.status_code == 200, r.text
+        state = s.get("/v1/router").json()
+        assert state["in_flight"] == 0 and state["stats"]["expired"] == 1
+    finally:
+        s.stop()

@@ -51,6 +51,7 @@ from messjax.errors import MessjaxError
 from messjax.router import (
     Router,
     TicketClosed,
+    TicketError,
     TicketExpired,
     TicketIncomplete,
     UnknownTicket,
@@ -314,13 +315,16 @@ class ServeApp:
         costs = np.zeros(len(self.cfg.upstreams))
         i, o = tokens(usage, text, answer)
         costs[d.model_index] = served.cost(i, o)
-        if others:
-            info["alternatives"], failed = await self._gather(others, text, costs)
-            await self._settle(d.id, costs, failed)
-        else:
-            await anyio.to_thread.run_sync(
-                self.live.record_costs, d.id, float(costs[d.model_index])
-            )
+        try:
+            if others:
+                info["alternatives"], failed = await self._gather(others, text, costs)
+                await self._settle(d.id, costs, failed)
+            else:
+                await anyio.to_thread.run_sync(
+                    self.live.record_costs, d.id, float(costs[d.model_index])
+                )
+        except TicketError as e:  # closed meanwhile (it expired while being answered)
+            log.warning("route %s: answered after its ticket closed (%s)", d.id, e)
 
     async def _gather(self, others, text, costs):
         """Answers of an exploration's other upstreams; costs filled in; the names of the
@@ -351,34 +355,40 @@ class ServeApp:
     async def _fail(self, id: str, others) -> None:
         for task in others.values():
             task.cancel()
-        for task in others.values():
-            with contextlib.suppress(BaseException):
-                await task
+        # their outcomes (cancelled or not) only; a cancellation of the caller still stops it
+        await asyncio.gather(*others.values(), return_exceptions=True)
         # The served model failed: nothing was served; close the ticket at no cost (its
-        # recorded costs, if any; a ticket closed meanwhile stays as it is).
-        with contextlib.suppress(TicketClosed, UnknownTicket):
+        # recorded costs, if any; a ticket closed meanwhile, e.g. expired, stays as it is).
+        with contextlib.suppress(TicketError):
             await anyio.to_thread.run_sync(self.live.close_without_feedback, id)
 
     async def _relay(self, d, served, text, upstream_resp, others, info, body):
         """Relay the upstream's SSE stream: ids and model names rewritten, usage chunk kept
-        only if the client asked for it; the messjax object in a last chunk. A client gone
-        mid-stream (the generator cancelled or closed) closes the ticket without feedback."""
+        only if the client asked for it; the messjax object in a last chunk. The ticket is
+        settled by the charge at the stream's end; any other exit (the upstream broke, the
+        client hung up: the generator cancelled or closed) closes it without feedback, in a
+        shielded ``finally``."""
         settled = False
+        chunks = self._relay_chunks(d, served, upstream_resp, body, info)
         try:
-            async for out in self._relay_chunks(d, served, upstream_resp, body, info):
+            while True:
+                try:
+                    out = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except (httpx.HTTPError, ValueError, TypeError, AttributeError) as e:
+                    self.metrics.upstream_errors.labels(served.name, "stream").inc()
+                    err = {"error": {"message": f"upstream {served.name!r} stream broke: {e}"}}
+                    yield f"data: {json.dumps(err)}\n\n"
+                    return  # the finally closes the ticket
                 if isinstance(out, tuple):  # the stream's end: (usage, answer text)
                     await self._charge(d, served, others, info, out[0], text, out[1])
                     settled = True
                 else:
                     yield out
-        except (httpx.HTTPError, ValueError, TypeError, AttributeError) as e:
-            self.metrics.upstream_errors.labels(served.name, "stream").inc()
-            err = {"error": {"message": f"upstream {served.name!r} stream broke: {e}"}}
-            settled = True
-            await self._fail(d.id, others)
-            yield f"data: {json.dumps(err)}\n\n"
         finally:
             with anyio.CancelScope(shield=True):
+                await chunks.aclose()
                 await upstream_resp.aclose()
                 if not settled:
                     await self._fail(d.id, others)
