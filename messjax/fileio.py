@@ -65,6 +65,22 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(".") and name.endswith(TMP_SUFFIX)
 
 
+def remove_temp_files(folder: str | os.PathLike, older_than_s: float = 0.0) -> int:
+    """Remove the hidden temporary files (:func:`is_temp_name`) that writes killed before
+    their rename left in ``folder`` (not its sub-folders), those untouched for more than
+    ``older_than_s`` seconds (a positive age spares a concurrent writer's file). Returns how
+    many were removed."""
+    now, gone = time.time(), 0
+    for p in Path(folder).glob(f".*{TMP_SUFFIX}"):
+        try:
+            if p.is_file() and now - p.stat().st_mtime > older_than_s:
+                p.unlink()
+                gone += 1
+        except OSError:  # removed meanwhile by another process
+            pass
+    return gone
+
+
 def is_trash_name(name: str) -> bool:
     """A folder :meth:`OutputDir.clear` renamed away before deleting it."""
     return name.startswith(".") and name.endswith(TRASH_SUFFIX)

@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import os
-import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -107,19 +106,9 @@ STALE_TEMP_S = 60.0
 
 
 def drop_stale_temps(cache_dir: str | os.PathLike, older_than_s: float = STALE_TEMP_S) -> int:
-    """Remove the hidden temporary files that killed writes left in the cache folder.
+    """Remove the temporary files killed writes left in the cache folder, once untouched for
+    ``older_than_s`` seconds (:func:`messjax.fileio.remove_temp_files`: a concurrent process
+    still writing the same entry keeps its file). Returns how many were removed."""
+    from messjax.fileio import remove_temp_files
 
-    Only messjax's own temporaries (``.<entry>.<random>.messjax-tmp``) untouched for
-    ``older_than_s`` seconds: a concurrent process still writing the same entry keeps its
-    file. Returns how many were removed."""
-    from messjax.fileio import TMP_SUFFIX
-
-    now, gone = time.time(), 0
-    for p in Path(cache_dir).glob(f".*{TMP_SUFFIX}"):
-        try:
-            if p.is_file() and now - p.stat().st_mtime > older_than_s:
-                p.unlink()
-                gone += 1
-        except OSError:  # removed meanwhile by another process
-            pass
-    return gone
+    return remove_temp_files(cache_dir, older_than_s)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from messjax.errors import CheckpointError, MessjaxError, brief
-from messjax.fileio import atomic_write_text, is_temp_name, safe_filename
+from messjax.fileio import atomic_write_text, remove_temp_files, safe_filename
 
 #: Bump when the layout of sweep checkpoints changes.
 FORMAT_VERSION = 1
@@ -96,9 +96,7 @@ class SweepCheckpoint:
                     "the checkpoints and start over."
                 )
         else:
-            for tmp in self.directory.glob(".*"):  # a first sweep.json cut short by a kill
-                if is_temp_name(tmp.name) and tmp.is_file():
-                    tmp.unlink(missing_ok=True)
+            remove_temp_files(self.directory)  # a first sweep.json cut short by a kill
             if self.directory.is_dir() and any(self.directory.iterdir()):
                 raise CheckpointError(
                     f"{self.directory} holds checkpoints but no {SWEEP_META} saying which sweep "
