@@ -371,9 +371,9 @@ def check_policy_params(values: dict[str, Any]) -> None:
         except (TypeError, ValueError):
             raise ConfigError(key, f"must be a number, got {value!r}") from None
         finite = np.isfinite(arr) | (np.isposinf(arr) if key in _MAY_BE_INF else False)
-        low = arr > 0 if key in _POSITIVE else arr >= 0
-        if not np.all(finite & low):
-            bad = arr[~(finite & low)].ravel()[0] if arr.ndim else arr
+        ok = finite & (arr > 0 if key in _POSITIVE else arr >= 0)
+        if not np.all(ok):
+            bad = arr[~ok].ravel()[0]
             rule = "> 0" if key in _POSITIVE else ">= 0"
             rule += " (inf allowed)" if key in _MAY_BE_INF else ", finite"
             raise ConfigError(key, f"must be a number {rule}, got {float(bad)!r}")
@@ -385,10 +385,7 @@ def seed_array(seeds) -> np.ndarray:
     ``seed mod 2**32`` (and give other ones under x64)."""
     arr = np.asarray(seeds)
     flat = arr.ravel()
-    if arr.dtype.kind not in "iu":
-        flat = flat[:1] if arr.size and not np.issubdtype(arr.dtype, np.integer) else flat[:0]
-    else:
-        flat = flat[(flat < 0) | (flat >= 2**32)]
-    if flat.size:
-        raise ConfigError("seeds", f"seeds must be integers in [0, 2**32), got {flat[0].item()!r}")
+    bad = flat[:1] if arr.dtype.kind not in "iu" else flat[(flat < 0) | (flat >= 2**32)]
+    if bad.size:
+        raise ConfigError("seeds", f"seeds must be integers in [0, 2**32), got {bad[0].item()!r}")
     return arr.astype(np.uint32)

@@ -288,12 +288,17 @@ def _axis(key: str, v: Any) -> tuple | None:
     values = _as_list(v)
     if not values:
         raise ConfigError(key, "empty list of values")
+    out = _axis_values(key, values)
+    if len(set(out)) != len(out):  # each cell would run twice and count twice in the tables
+        raise ConfigError(key, f"duplicate value in {list(values)}")
+    return out
+
+
+def _axis_values(key: str, values: list) -> tuple:
+    """The checked values of one grid axis (choices, ints or floats)."""
     if key in ("cost_estimator", "sparse_training"):
         choices = COST_ESTIMATORS if key == "cost_estimator" else SPARSE_TRAINING
-        out = tuple(_as_choice(key, x, choices) for x in values)
-        if len(set(out)) != len(out):
-            raise ConfigError(key, f"duplicate value in {list(values)}")
-        return out
+        return tuple(_as_choice(key, x, choices) for x in values)
     if key == "epochs":  # 0 would never train the predictor: s_hat stays at its init
         values = [_as_int(key, x, minimum=1) for x in values]
     if key == "relative_V":
@@ -306,14 +311,9 @@ def _axis(key: str, v: Any) -> tuple | None:
     from messjax.core.types import check_hparams
 
     check_hparams(**{key: values})
-    out = (
-        tuple(int(x) for x in values)
-        if key in ("epochs", "relative_V")
-        else tuple(float(x) for x in values)
-    )
-    if len(set(out)) != len(out):  # each cell would run twice and count twice in the tables
-        raise ConfigError(key, f"duplicate value in {list(values)}")
-    return out
+    if key in ("epochs", "relative_V"):
+        return tuple(int(x) for x in values)
+    return tuple(float(x) for x in values)
 
 
 def _section(key: str, raw: Any, cls):
@@ -474,8 +474,9 @@ def config_from_dict(raw: Mapping[str, Any]) -> SweepConfig:
         if not seeds:
             raise ConfigError("seeds", "empty list of seeds")
         kw["seeds"] = tuple(_as_int("seeds", s, minimum=0) for s in seeds)
-        if max(kw["seeds"]) >= 2**32:  # PRNGKey takes 32 bits: a larger seed would wrap
-            raise ConfigError("seeds", f"must be < 2**32, got {max(kw['seeds'])}")
+        from messjax.core.types import seed_array
+
+        seed_array(kw["seeds"])  # PRNGKey takes 32 bits: a larger seed would wrap
         if len(set(kw["seeds"])) != len(kw["seeds"]):
             raise ConfigError("seeds", f"duplicate seed in {list(kw['seeds'])}")
     for key in AXES:
