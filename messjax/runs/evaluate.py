@@ -492,12 +492,12 @@ def reproduce(
     streams = paper_streams(table, name, scenario, tasks, sparse_training)
     settings = paper_settings(seed_list, training=_training(router_steps), extra_V=tuple(extra_V))
     paper = name == "llama3" and scenario == "main" and not max_requests
-    every = {sp.name for sp, _ in paper_streams(table, name, scenario, None, sparse_training)}
+    every = Alphas(paper=True).default_tasks(table.task_names, name)  # the main streams' tasks
     meta = dict(
         scenario=scenario,
         paper=paper,
         # the paper's mean is over its 8 tasks: not shown beside the mean of a subset
-        paper_mean=paper and {sp.name for sp, _ in streams} == every,
+        paper_mean=paper and {sp.name for sp, _ in streams} == set(every),
     )
     out = out or f"results/{name}{'' if scenario == 'main' else f'-{scenario}'}"
     rows = write_run(
