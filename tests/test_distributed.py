@@ -85,19 +85,24 @@ def test_two_processes_equal_one(tmp_path):
         _run(tmp_path / "one", processes=1, devices_each=2)
 
 
-def test_global_sweep_equals_run_sweeps(tmp_path):
-    """In this process (one device): the global layout gives run_sweeps' numbers."""
+def _worker_inputs():
+    """The worker's streams, grids and engine config, run in this process."""
+    from messjax.core.types import EngineConfig
+
     sys.path.insert(0, str(WORKER.parent))
     try:
         from distributed_worker import sweep_inputs
     finally:
         sys.path.pop(0)
+    return (*sweep_inputs(), EngineConfig(num_models=3, feature_dim=12))
+
+
+def test_global_sweep_equals_run_sweeps(tmp_path):
+    """In this process (one device): the global layout gives run_sweeps' numbers."""
     from messjax.core.sweep import run_sweeps
-    from messjax.core.types import EngineConfig
     from messjax.runs.distributed import run_sweeps_global
 
-    streams, grids = sweep_inputs()
-    config = EngineConfig(num_models=3, feature_dim=12)
+    streams, grids, config = _worker_inputs()
     got = run_sweeps_global(streams, grids, config, out_dir=tmp_path / "g", trace_every=20)
     ref = run_sweeps(streams, grids, config, trace_every=20)
     for g, r in zip(got, ref, strict=True):
@@ -109,17 +114,10 @@ def test_global_sweep_equals_run_sweeps(tmp_path):
 def test_global_sweep_folder_keeps_the_users_files_and_reruns_its_own(tmp_path):
     """The folder is claimed first: a user's files there are refused and kept; a run killed
     before its merged.npz (the last file) is rerun in place."""
-    sys.path.insert(0, str(WORKER.parent))
-    try:
-        from distributed_worker import sweep_inputs
-    finally:
-        sys.path.pop(0)
-    from messjax.core.types import EngineConfig
     from messjax.errors import OutputFolderError
     from messjax.runs.distributed import run_sweeps_global
 
-    streams, grids = sweep_inputs()
-    config = EngineConfig(num_models=3, feature_dim=12)
+    streams, grids, config = _worker_inputs()
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     (theirs / "merged.json").write_text("my notes")

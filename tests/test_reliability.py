@@ -403,44 +403,16 @@ def test_save_replaces_its_own_checkpoint_atomically(tmp_path, monkeypatch, swap
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
 
 
-def test_save_killed_between_two_renames_is_recoverable(tmp_path, monkeypatch):
-    from messjax import fileio
-
-    ck = tmp_path / "ck"
-    router = make_router()
-    router.save(ck)
-    monkeypatch.setattr(fileio, "exchange_paths", lambda a, b: False)
-    real_rename = os.rename
-
-    def rename(src, dst):
-        real_rename(src, dst)
-        if Path(dst).name.endswith(".messjax-router-old"):
-            raise KeyboardInterrupt  # killed right after moving the old copy aside
-
-    monkeypatch.setattr(os, "rename", rename)
-    with pytest.raises(KeyboardInterrupt):
-        router.save(ck)
-    monkeypatch.undo()
-    with pytest.raises(CheckpointError, match="interrupted save left the previous checkpoint"):
-        Router.restore(ck)
-    (old,) = tmp_path.glob(".ck.*.messjax-router-old")
-    old.rename(ck)
-    assert same_state(Router.restore(ck).state, router.state)
-
-
-def test_save_killed_between_two_renames_keeps_both_copies(tmp_path, monkeypatch):
-    """A real kill (no cleanup runs) between the two renames leaves the previous copy aside
-    and the complete new one in its temporary folder: restore names the new one, and a later
-    save into the empty path deletes neither."""
+def _save_killed_after_moving_the_old_copy_aside(router, ck, monkeypatch, cleanup: bool):
+    """``router.save(ck)`` where the folder swap takes two renames, stopped right after the
+    first (the old copy moved aside); ``cleanup=False``: as a real kill, the save's own
+    ``except`` deletes nothing."""
     from messjax import fileio
     from messjax.router import checkpoint
 
-    ck = tmp_path / "ck"
-    router = make_router()
-    router.save(ck)
-    feed(router, 4)
     monkeypatch.setattr(fileio, "exchange_paths", lambda a, b: False)
-    monkeypatch.setattr(checkpoint.shutil, "rmtree", lambda *a, **k: None)  # killed: no cleanup
+    if not cleanup:
+        monkeypatch.setattr(checkpoint.shutil, "rmtree", lambda *a, **k: None)
     real_rename = os.rename
 
     def rename(src, dst):
@@ -452,10 +424,32 @@ def test_save_killed_between_two_renames_keeps_both_copies(tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         router.save(ck)
     monkeypatch.undo()
+
+
+def test_save_killed_between_two_renames_is_recoverable(tmp_path, monkeypatch):
+    ck = tmp_path / "ck"
+    router = make_router()
+    router.save(ck)
+    _save_killed_after_moving_the_old_copy_aside(router, ck, monkeypatch, cleanup=True)
+    with pytest.raises(CheckpointError, match="interrupted save left the previous checkpoint"):
+        Router.restore(ck)
+    (old,) = tmp_path.glob(".ck.*.messjax-router-old")
+    old.rename(ck)
+    assert same_state(Router.restore(ck).state, router.state)
+
+
+def test_save_killed_between_two_renames_keeps_both_copies(tmp_path, monkeypatch):
+    """A real kill (no cleanup runs) between the two renames leaves the previous copy aside
+    and the complete new one in its temporary folder: restore names the new one, and a later
+    save into the empty path deletes neither."""
+    ck = tmp_path / "ck"
+    router = make_router()
+    router.save(ck)
+    feed(router, 4)
+    _save_killed_after_moving_the_old_copy_aside(router, ck, monkeypatch, cleanup=False)
     with pytest.raises(CheckpointError, match="complete new checkpoint"):
         Router.restore(ck)
     (new,) = tmp_path.glob(".ck.*.messjax-router-tmp")
-    Router.create(MODELS, D, policy="messplus", alpha=0.7).save(tmp_path / "other")
     make_router().save(ck)  # ck was missing: both leftovers kept
     assert new.is_dir() and len(list(tmp_path.glob(".ck.*.messjax-router-old"))) == 1
     assert same_state(Router.restore(new).state, router.state)
